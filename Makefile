@@ -1,0 +1,130 @@
+# bootlace - one non-recursive GNU Makefile.
+#
+#   make                 build build/bootlace
+#   make check           unit + integration tests (installs build deps as root)
+#   make check-asan      the same tests on an ASan+UBSan build (build/asan/)
+#   make demo            a real first boot against a temporary local root
+#   make install DESTDIR=... PREFIX=...
+#   make deps            install the Debian build dependencies (or print how)
+
+VERSION    := 0.1.0
+PREFIX     ?= /usr
+SBINDIR    ?= $(PREFIX)/sbin
+MANDIR     ?= $(PREFIX)/share/man
+DOCDIR     ?= $(PREFIX)/share/doc/bootlace
+SYSCONFDIR ?= /etc
+DESTDIR    ?=
+
+CC         ?= cc
+PKG_CONFIG ?= pkg-config
+BUILD      ?= build
+
+PKGS      := libcurl yaml-0.1 jansson libcrypto libssl libsystemd zlib
+TEST_PKGS := cmocka
+
+# Debian packages behind PKGS/TEST_PKGS, plus the tools the build and tests use.
+DEB_DEPS := gcc make pkg-config libcurl4-openssl-dev libyaml-dev libjansson-dev \
+            libssl-dev libsystemd-dev zlib1g-dev libexpat1-dev libcmocka-dev \
+            coreutils util-linux gzip python3
+
+# The distro's flags come first; ours are appended so hardening and warnings
+# always apply.
+CFLAGS   ?= -O2 -g
+LDFLAGS  ?=
+BL_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude \
+             -DBOOTLACE_VERSION='"$(VERSION)"' \
+             -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
+             -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla \
+             -Wpointer-arith -Wcast-qual -Wundef \
+             -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 \
+             -fno-strict-aliasing -MMD -MP
+BL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
+
+ifeq ($(SANITIZE),1)
+BL_CFLAGS  += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all -U_FORTIFY_SOURCE -O1
+BL_LDFLAGS += -fsanitize=address,undefined
+endif
+
+PKG_CFLAGS  = $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS    = $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null)
+TEST_CFLAGS = $(shell $(PKG_CONFIG) --cflags $(TEST_PKGS) 2>/dev/null)
+TEST_LIBS   = $(shell $(PKG_CONFIG) --libs $(TEST_PKGS) 2>/dev/null)
+
+LIB_SRCS  := $(filter-out src/main.c,$(wildcard src/*.c)) $(wildcard modules/*.c)
+LIB_OBJS  := $(patsubst %.c,$(BUILD)/%.o,$(LIB_SRCS))
+MAIN_OBJ  := $(BUILD)/src/main.o
+BIN       := $(BUILD)/bootlace
+UNIT_SRCS := $(wildcard tests/unit/test-*.c)
+UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+
+# `make V=1` shows the full commands.
+Q := $(if $(V),,@)
+
+.PHONY: all check check-unit check-integration check-asan demo lint install \
+        uninstall clean deps
+.DEFAULT_GOAL := all
+
+all: $(BIN)
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  CC      $@")
+	$(Q)$(CC) $(CFLAGS) $(BL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+
+$(BUILD)/libbootlace.a: $(LIB_OBJS)
+	@rm -f $@
+	$(Q)$(AR) rcs $@ $^
+
+$(BIN): $(MAIN_OBJ) $(BUILD)/libbootlace.a
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(BL_CFLAGS) $(LDFLAGS) $(BL_LDFLAGS) -o $@ $^ $(PKG_LIBS)
+
+$(BUILD)/tests/%: tests/unit/%.c tests/unit/testutil.h $(BUILD)/libbootlace.a
+	@mkdir -p $(@D)
+	@$(if $(Q),echo "  LD      $@")
+	$(Q)$(CC) $(CFLAGS) $(BL_CFLAGS) $(PKG_CFLAGS) $(TEST_CFLAGS) $(LDFLAGS) $(BL_LDFLAGS) \
+		-o $@ $< $(BUILD)/libbootlace.a $(PKG_LIBS) $(TEST_LIBS)
+
+deps:
+	@sh tests/deps.sh $(DEB_DEPS)
+
+check: deps
+	@$(MAKE) --no-print-directory check-unit check-integration
+
+check-unit: $(UNIT_BINS) $(BIN)
+	@sh tests/run-unit.sh $(UNIT_BINS)
+
+check-integration: $(BIN)
+	@BOOTLACE=$(abspath $(BIN)) sh tests/integration/run.sh
+
+check-asan: deps
+	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 check-unit check-integration
+
+demo: deps
+	@$(MAKE) --no-print-directory $(BIN)
+	@BOOTLACE=$(abspath $(BIN)) sh examples/demo.sh
+
+lint:
+	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
+		--std=c11 --inline-suppr -Iinclude src modules
+	sh -n tests/integration/*.sh examples/*.sh tests/*.sh
+
+install: $(BIN)
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
+		$(DESTDIR)$(SYSCONFDIR)/bootlace/conf.d $(DESTDIR)$(DOCDIR)/examples
+	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/bootlace
+	install -m 0644 docs/bootlace.8 $(DESTDIR)$(MANDIR)/man8/bootlace.8
+	install -m 0644 docs/bootlace.yaml.5 $(DESTDIR)$(MANDIR)/man5/bootlace.yaml.5
+	test -e $(DESTDIR)$(SYSCONFDIR)/bootlace/bootlace.yaml || \
+		install -m 0644 examples/bootlace.yaml $(DESTDIR)$(SYSCONFDIR)/bootlace/bootlace.yaml
+	cp -R examples/. $(DESTDIR)$(DOCDIR)/examples/
+
+uninstall:
+	rm -f $(DESTDIR)$(SBINDIR)/bootlace $(DESTDIR)$(MANDIR)/man8/bootlace.8 \
+		$(DESTDIR)$(MANDIR)/man5/bootlace.yaml.5
+	rm -rf $(DESTDIR)$(DOCDIR)
+
+clean:
+	rm -rf build
+
+-include $(LIB_OBJS:.o=.d) $(MAIN_OBJ:.o=.d)

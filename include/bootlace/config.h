@@ -1,0 +1,71 @@
+/* config.h - bootlace's configuration: defaults, the main YAML file, drop-ins
+ * (<dir>/conf.d/NAME.yaml, lexical order), and a "#bootlace" user-data document
+ * merged last.  Each later document overrides the keys it sets; a list
+ * (layers) is replaced whole.
+ *
+ * Parsing is strict: unknown keys, wrong types and bad values are errors
+ * collected as FILE:LINE:COL: message, all of them, not just the first. */
+#ifndef BOOTLACE_CONFIG_H
+#define BOOTLACE_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define BL_DEFAULT_CONFIG "/etc/bootlace/bootlace.yaml"
+#define BL_DEFAULT_STATE_DIR "/var/lib/bootlace"
+#define BL_DEFAULT_SEED_DIR "/var/lib/bootlace/seed"
+
+enum bl_on_failure { BL_ON_FAILURE_STOP, BL_ON_FAILURE_CONTINUE };
+
+struct bl_layer_spec {
+	char *path;      /* template, relative to source: "roles/{role}/{event}.sh" */
+	bool required;
+};
+
+struct bl_config {
+	char *datasource;       /* "auto", "nocloud" or "ec2" */
+	char *datasource_dir;   /* nocloud seed directory */
+	char *source;           /* base URL of the layers; NULL = not configured */
+	struct bl_layer_spec *layers;
+	size_t n_layers;
+	char *tag_role;         /* instance tag that feeds {role} */
+	char *tag_environment;  /* instance tag that feeds {environment} */
+	unsigned run_timeout;   /* seconds per layer */
+	unsigned run_kill_grace;/* seconds between SIGTERM and SIGKILL */
+	enum bl_on_failure on_failure;
+	char *state_dir;
+	char *log_level;        /* "error" "warning" "info" "debug" */
+};
+
+/* One error found while reading configuration. */
+struct bl_config_diag {
+	char *file;
+	int line, col;   /* 0 when not known */
+	char *message;
+};
+
+struct bl_config_diags {
+	struct bl_config_diag *items;
+	size_t n;
+};
+
+/* Fills cfg with the documented defaults. */
+int bl_config_init(struct bl_config *cfg);
+void bl_config_free(struct bl_config *cfg);
+
+/* Loads path and then every <dirname(path)>/conf.d/NAME.yaml over cfg.  If
+ * must_exist is false a missing main file is fine (defaults apply).
+ * Returns 0, -BL_ECONFIG with diags filled, or another error. */
+int bl_config_load(struct bl_config *cfg, const char *path, bool must_exist,
+		   struct bl_config_diags *diags);
+
+/* Merges one YAML document (text, len) named name over cfg. */
+int bl_config_merge_text(struct bl_config *cfg, const char *name, const char *text,
+			 size_t len, struct bl_config_diags *diags);
+
+/* Prints each diagnostic as "FILE:LINE:COL: message" to f. */
+void bl_config_diags_print(const struct bl_config_diags *diags, FILE *f);
+void bl_config_diags_free(struct bl_config_diags *diags);
+
+#endif

@@ -1,0 +1,33 @@
+/* instance.h - what bootlace knows about the machine it runs on.
+ *
+ * A datasource (nocloud, ec2) fills one record; templates, the runner's
+ * environment and context.json read it. */
+#ifndef BOOTLACE_INSTANCE_H
+#define BOOTLACE_INSTANCE_H
+
+#include <stddef.h>
+#include "util.h"
+
+struct bl_tag {
+	char *key;
+	char *value;
+};
+
+struct bl_instance {
+	const char *datasource;   /* name of the datasource that filled it (static) */
+	char *instance_id;
+	char *region;             /* may be NULL */
+	char *availability_zone;  /* may be NULL */
+	struct bl_tag *tags;
+	size_t n_tags;
+	struct bl_buf user_data;  /* raw, as the datasource returned it; never logged */
+	bool has_user_data;
+};
+
+/* Adds or replaces a tag (copies key and value). */
+int bl_instance_set_tag(struct bl_instance *inst, const char *key, const char *value);
+/* Tag value or NULL. */
+const char *bl_instance_tag(const struct bl_instance *inst, const char *key);
+void bl_instance_free(struct bl_instance *inst);
+
+#endif

@@ -1,0 +1,52 @@
+/* runner.h - runs one layer script and reports how it ended.
+ *
+ * The script runs in its own process group with stdin from /dev/null and the
+ * environment it is given (nothing inherited).  Each line it writes to stdout
+ * or stderr is logged with the layer name (bl_log_layer_line) and appended to
+ * log_fd as "LAYER: line" (stderr lines as "LAYER[stderr]: line").  On
+ * timeout the whole group gets SIGTERM, then SIGKILL after the grace period. */
+#ifndef BOOTLACE_RUNNER_H
+#define BOOTLACE_RUNNER_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+struct bl_run_spec {
+	const char *path;          /* executable script, honoured shebang */
+	const char *layer;         /* name used in logs */
+	char *const *envp;         /* full environment */
+	const char *cwd;           /* working directory, NULL = "/" */
+	unsigned timeout;          /* seconds; 0 = none */
+	unsigned kill_grace;       /* seconds after SIGTERM before SIGKILL */
+	int log_fd;                /* per-run log file, -1 = none */
+};
+
+struct bl_run_result {
+	int exit_code;       /* when exited normally, else -1 */
+	int signal;          /* when killed by a signal, else 0 */
+	bool timed_out;
+	bool killed;         /* timed out and outlived the grace: SIGKILLed */
+	unsigned kill_grace; /* the grace it had (spec->kill_grace), for messages */
+	double duration;     /* seconds */
+};
+
+/* 0 when the script ran (whatever its exit status; see result), negative
+ * when it could not be started.  A script that cannot be executed ends with
+ * exit status 126 (127 if it or its #! interpreter does not exist) and the
+ * reason on its stderr.  Background processes that keep its output open are
+ * read for about a second after it exits, then left alone. */
+int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result);
+
+/* true when the result is a success (exit 0, no signal, no timeout). */
+bool bl_run_result_ok(const struct bl_run_result *r);
+
+/* "exit status 3", "killed by signal 9 (SIGKILL)", "timed out after 30s
+ * (stopped by SIGTERM)" or "timed out after 30s (SIGTERM, then SIGKILL after
+ * 10s grace)": into buf. */
+void bl_run_result_describe(const struct bl_run_result *r, unsigned timeout,
+			    char *buf, size_t len);
+
+/* The fixed environment every script gets, before BOOTLACE_* variables. */
+#define BL_SCRIPT_PATH "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+#endif

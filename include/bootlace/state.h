@@ -1,0 +1,51 @@
+/* state.h - the state directory: lock, what ran, per instance.
+ *
+ * Layout under state_dir (0700, owned by the running user, refused if group
+ * or world writable):
+ *   lock                          flock(2) held by the running bootlace
+ *   instances/<id>/events.json    events completed on that instance id, when
+ *   runs/<event>.json             the last run of that event, per layer
+ *   logs/<event>-<time>.log       each run's script output (0600)
+ *   scripts/<event>/NN-<name>     the scripts as executed (0700)
+ *   context.json, user-data       for scripts / for the record (0600)
+ * Every write is atomic (temp file, fsync, rename). */
+#ifndef BOOTLACE_STATE_H
+#define BOOTLACE_STATE_H
+
+#include <stdbool.h>
+#include <time.h>
+#include <jansson.h>
+
+struct bl_state {
+	char *dir;
+	int lock_fd;  /* -1 until locked */
+};
+
+/* Opens (creating with 0700 if create) and checks the state directory. */
+int bl_state_open(struct bl_state *st, const char *dir, bool create);
+void bl_state_close(struct bl_state *st);
+
+/* Takes the exclusive lock.  wait=false: -BL_ELOCKED at once if held (the
+ * holder's pid is logged); wait=true: blocks until free. */
+int bl_state_lock(struct bl_state *st, bool wait);
+
+/* Path under the state dir; malloc'd. */
+char *bl_state_path(const struct bl_state *st, const char *rel);
+
+/* Whether event completed on instance_id; *when if so (may be NULL). */
+bool bl_state_event_done(const struct bl_state *st, const char *instance_id,
+			 const char *event, time_t *when);
+int bl_state_mark_event_done(const struct bl_state *st, const char *instance_id,
+			     const char *event, time_t when);
+
+/* The last run record of an event (a JSON object, see docs/state.md). */
+int bl_state_save_run(const struct bl_state *st, const char *event, json_t *record);
+/* All last-run records: object event -> record. *out is a new reference. */
+int bl_state_load_runs(const struct bl_state *st, json_t **out);
+
+/* Writes a file under the state dir atomically (rel may contain '/'; parents
+ * are created 0700). */
+int bl_state_write(const struct bl_state *st, const char *rel, const void *data,
+		   size_t len, mode_t mode);
+
+#endif

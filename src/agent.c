@@ -1,0 +1,608 @@
+/* agent.c - one run of an event, start to finish (agent.h).
+ *
+ * The order matters and is the point of this file:
+ *   1. ask the datasource who we are, read user data;
+ *   2. resolve every layer's path from the instance's tags;
+ *   3. fetch every layer whole before running any, so a network or missing
+ *      object error changes nothing on the machine;
+ *   4. write each script atomically into the state dir and run them in
+ *      order, general to specific: base, role, environment, user data;
+ *   5. record what ran (source, sha256, exit, duration) atomically. */
+#include "bootlace/agent.h"
+
+#include <errno.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <pwd.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "bootlace/datasource.h"
+#include "bootlace/error.h"
+#include "bootlace/log.h"
+#include "bootlace/runner.h"
+#include "bootlace/source.h"
+#include "bootlace/state.h"
+#include "bootlace/template.h"
+#include "bootlace/userdata.h"
+
+#define LOGS_KEPT_PER_EVENT 10
+#define USER_DATA_LAYER "user-data"
+
+const char *const bl_events[] = { "setup", "configure", "deploy", "undeploy", "shutdown", NULL };
+
+bool bl_event_is_known(const char *name)
+{
+	for (size_t i = 0; bl_events[i]; i++)
+		if (strcmp(bl_events[i], name) == 0)
+			return true;
+	return false;
+}
+
+enum layer_status {
+	LAYER_PENDING,   /* resolved, to be fetched and run */
+	LAYER_SKIPPED,   /* optional and absent (no tag, no object) */
+	LAYER_OK,
+	LAYER_FAILED,
+	LAYER_NOT_RUN,   /* an earlier layer failed and on_failure is stop */
+};
+
+static const char *const layer_status_names[] = {
+	[LAYER_PENDING] = "pending", [LAYER_SKIPPED] = "skipped", [LAYER_OK] = "ok",
+	[LAYER_FAILED] = "failed", [LAYER_NOT_RUN] = "not-run",
+};
+
+struct layer {
+	char *name;      /* resolved path ("roles/web/setup.sh") or "user-data" */
+	char *url;       /* where it comes from; NULL for user data */
+	bool required;
+	enum layer_status status;
+	char *reason;    /* why skipped or failed, for the record */
+	struct bl_buf body;
+	char sha256[65];
+	struct bl_run_result result;
+};
+
+struct run {
+	struct bl_config *cfg;
+	const struct bl_agent_options *opts;
+	const char *event;
+	struct bl_instance inst;
+	struct bl_buf user_script;  /* inflated user data when it is a script */
+	struct layer *layers;
+	size_t n_layers;
+	struct bl_state state;
+	char *log_path;
+	char *context_path;
+};
+
+static void run_free(struct run *run)
+{
+	for (size_t i = 0; i < run->n_layers; i++) {
+		free(run->layers[i].name);
+		free(run->layers[i].url);
+		free(run->layers[i].reason);
+		bl_buf_free(&run->layers[i].body);
+	}
+	free(run->layers);
+	bl_buf_free(&run->user_script);
+	bl_instance_free(&run->inst);
+	bl_state_close(&run->state);
+	free(run->log_path);
+	free(run->context_path);
+}
+
+static struct layer *add_layer(struct run *run, char *name, char *url, bool required)
+{
+	struct layer *layers = reallocarray(run->layers, run->n_layers + 1, sizeof(*layers));
+	if (!layers)
+		return NULL;
+	run->layers = layers;
+	struct layer *l = &run->layers[run->n_layers++];
+	*l = (struct layer){ .name = name, .url = url, .required = required };
+	return l;
+}
+
+static void layer_set_reason(struct layer *l, enum layer_status status, char *reason)
+{
+	l->status = status;
+	free(l->reason);
+	l->reason = reason;
+}
+
+/* Reads user data: a "#bootlace" document extends the config, a script
+ * becomes the last layer, anything else is reported and left alone. */
+static int read_user_data(struct run *run)
+{
+	enum bl_userdata_kind kind;
+	struct bl_buf decoded = {0};
+	if (!run->inst.has_user_data)
+		return 0;
+	int r = bl_userdata_decode(run->inst.user_data.data, run->inst.user_data.len,
+				   &decoded, &kind);
+	if (r < 0) {
+		bl_err("user data from %s: %s", run->inst.datasource,
+		       r == -BL_ETOOBIG ? "inflates past the 1 MiB limit"
+					: "corrupt or truncated gzip data");
+		return -BL_EDATASOURCE;
+	}
+	switch (kind) {
+	case BL_USERDATA_CONFIG: {
+		struct bl_config_diags diags = {0};
+		r = bl_config_merge_text(run->cfg, "user-data", decoded.data, decoded.len, &diags);
+		bl_config_diags_print(&diags, stderr);
+		bl_config_diags_free(&diags);
+		if (r == 0)
+			bl_info("user data: #bootlace configuration merged");
+		break;
+	}
+	case BL_USERDATA_SCRIPT:
+		bl_buf_move(&run->user_script, &decoded);
+		break;
+	case BL_USERDATA_UNKNOWN:
+		bl_warn("user data (%zu bytes) is neither a #! script nor a #bootlace document; "
+			"this format is not handled and is ignored", decoded.len);
+		break;
+	case BL_USERDATA_EMPTY:
+		break;
+	}
+	bl_buf_free(&decoded);
+	return r;
+}
+
+/* Expands one configured layer; unresolvable optional layers are skipped. */
+static int plan_config_layer(struct run *run, const struct bl_layer_spec *spec)
+{
+	_cleanup_free_ char *path = NULL;
+	_cleanup_free_ char *tag = NULL;
+	int r = bl_template_expand(spec->path, run->event, &run->inst, run->cfg, &path, &tag);
+	if (r == -BL_EUNSAFE) {
+		bl_err("layer %s: the value of tag \"%s\" cannot be used in a path "
+		       "(it must match [A-Za-z0-9._-]{1,128} and not be . or ..)",
+		       spec->path, tag ? tag : "?");
+		return r;
+	}
+	if (r == -BL_EMISSINGTAG) {
+		if (spec->required) {
+			bl_err("layer %s is required but the instance has no tag \"%s\"",
+			       spec->path, tag ? tag : "?");
+			return -BL_ELAYER;
+		}
+		bl_warn("skipping layer %s: the instance has no tag \"%s\"", spec->path,
+			tag ? tag : "?");
+		char *name = strdup(spec->path);
+		struct layer *l = name ? add_layer(run, name, NULL, false) : NULL;
+		if (!l) {
+			free(name);
+			return -BL_ENOMEM;
+		}
+		layer_set_reason(l, LAYER_SKIPPED, bl_strdup_printf("no tag \"%s\"", tag ? tag : "?"));
+		return 0;
+	}
+	if (r < 0) {
+		bl_err("layer %s: invalid path template", spec->path);
+		return r;
+	}
+	char *url = bl_source_join(run->cfg->source, path);
+	struct layer *l = url ? add_layer(run, path, url, spec->required) : NULL;
+	if (!l) {
+		free(url);
+		return -BL_ENOMEM;
+	}
+	path = NULL; /* owned by the layer now */
+	return 0;
+}
+
+static int build_plan(struct run *run)
+{
+	if (!run->cfg->source)
+		bl_info("no source configured: only user data runs");
+	for (size_t i = 0; run->cfg->source && i < run->cfg->n_layers; i++) {
+		int r = plan_config_layer(run, &run->cfg->layers[i]);
+		if (r < 0)
+			return r;
+	}
+	if (run->user_script.len) {
+		char *name = strdup(USER_DATA_LAYER);
+		struct layer *l = name ? add_layer(run, name, NULL, true) : NULL;
+		if (!l) {
+			free(name);
+			return -BL_ENOMEM;
+		}
+		bl_buf_move(&l->body, &run->user_script);
+	}
+	return 0;
+}
+
+static void print_plan(const struct run *run, FILE *out)
+{
+	const struct bl_instance *inst = &run->inst;
+	fprintf(out, "plan for event %s (dry run: nothing is fetched or run)\n", run->event);
+	fprintf(out, "  instance     %s (datasource %s)\n", inst->instance_id, inst->datasource);
+	fprintf(out, "  region       %s\n", inst->region ? inst->region : "-");
+	fprintf(out, "  zone         %s\n", inst->availability_zone ? inst->availability_zone : "-");
+	fprintf(out, "  tags        ");
+	for (size_t i = 0; i < inst->n_tags; i++)
+		fprintf(out, " %s=%s", inst->tags[i].key, inst->tags[i].value);
+	fprintf(out, "%s\n", inst->n_tags ? "" : " (none)");
+	fprintf(out, "  source       %s\n", run->cfg->source ? run->cfg->source : "(none)");
+	fprintf(out, "  layers, in run order:\n");
+	unsigned n = 0;
+	for (size_t i = 0; i < run->n_layers; i++) {
+		const struct layer *l = &run->layers[i];
+		if (l->status == LAYER_SKIPPED)
+			fprintf(out, "     -  %-40s skipped: %s\n", l->name, l->reason ? l->reason : "");
+		else if (l->url)
+			fprintf(out, "    %2u. %-40s %s%s\n", ++n, l->name, l->url,
+				l->required ? " (required)" : "");
+		else
+			fprintf(out, "    %2u. %-40s user data script, %zu bytes\n", ++n, l->name,
+				l->body.len);
+	}
+	if (!n)
+		fprintf(out, "    (no layer to run)\n");
+}
+
+/* Fetches every pending layer.  Nothing runs unless all succeed. */
+static int fetch_layers(struct run *run)
+{
+	for (size_t i = 0; i < run->n_layers; i++) {
+		struct layer *l = &run->layers[i];
+		if (l->status != LAYER_PENDING)
+			continue;
+		if (l->url) {
+			const struct bl_source *src = bl_source_for_url(l->url);
+			int r = src ? src->fetch(run->cfg, &run->inst, l->url, &l->body) : -BL_EUNSUPPORTED;
+			if (r == -BL_ENOTFOUND && !l->required) {
+				bl_info("layer %s: no object at %s, skipped", l->name, l->url);
+				layer_set_reason(l, LAYER_SKIPPED, strdup("no such object"));
+				continue;
+			}
+			if (r < 0) {
+				char *why = r == -BL_ENOTFOUND
+					? bl_strdup_printf("required layer not found at %s", l->url)
+					: bl_strdup_printf("cannot fetch %s: %s", l->url, bl_strerror(r));
+				bl_err("layer %s: %s; nothing was run", l->name, why ? why : bl_strerror(r));
+				layer_set_reason(l, LAYER_FAILED, why);
+				return r == -BL_ENOTFOUND ? -BL_ELAYER : r;
+			}
+		}
+		bl_sha256_hex(l->body.data, l->body.len, l->sha256);
+	}
+	return 0;
+}
+
+static int clear_dir(const char *dir)
+{
+	DIR *d = opendir(dir);
+	if (!d)
+		return errno == ENOENT ? 0 : -BL_EIO;
+	struct dirent *e;
+	int r = 0;
+	while ((e = readdir(d)))
+		if (e->d_name[0] != '.' && unlinkat(dirfd(d), e->d_name, 0) < 0)
+			r = -BL_EIO;
+	closedir(d);
+	return r;
+}
+
+/* Writes each script (0700) under scripts/<event>/ and returns their paths. */
+static int write_scripts(struct run *run, char ***paths_out)
+{
+	_cleanup_free_ char *rel_dir = bl_strdup_printf("scripts/%s", run->event);
+	_cleanup_free_ char *dir = rel_dir ? bl_state_path(&run->state, rel_dir) : NULL;
+	char **paths = calloc(run->n_layers + 1, sizeof(*paths));
+	*paths_out = paths;
+	if (!dir || !paths)
+		return -BL_ENOMEM;
+	/* Scripts of an earlier run of this event must not linger as if current. */
+	if (clear_dir(dir) < 0)
+		bl_warn("cannot clear old scripts in %s: %s", dir, strerror(errno));
+	for (size_t i = 0; i < run->n_layers; i++) {
+		struct layer *l = &run->layers[i];
+		if (l->status != LAYER_PENDING)
+			continue;
+		/* "roles/web/setup.sh" -> "02-roles_web_setup.sh": flat, in run order. */
+		_cleanup_free_ char *flat = strdup(l->name);
+		if (!flat)
+			return -BL_ENOMEM;
+		for (char *p = flat; *p; p++)
+			if (*p == '/')
+				*p = '_';
+		_cleanup_free_ char *rel = bl_strdup_printf("%s/%02zu-%s", rel_dir, i + 1, flat);
+		if (!rel)
+			return -BL_ENOMEM;
+		int r = bl_state_write(&run->state, rel, l->body.data, l->body.len, 0700);
+		if (r < 0)
+			return r;
+		paths[i] = bl_state_path(&run->state, rel);
+		if (!paths[i])
+			return -BL_ENOMEM;
+	}
+	return 0;
+}
+
+static json_t *instance_json(const struct bl_instance *inst)
+{
+	json_t *tags = json_object();
+	for (size_t i = 0; tags && i < inst->n_tags; i++)
+		json_object_set_new(tags, inst->tags[i].key, json_string(inst->tags[i].value));
+	return json_pack("{s:s, s:s, s:s?, s:s?, s:o*}", "datasource", inst->datasource,
+			 "instance_id", inst->instance_id, "region", inst->region,
+			 "availability_zone", inst->availability_zone, "tags", tags);
+}
+
+static json_t *layer_json(const struct layer *l)
+{
+	json_t *o = json_pack("{s:s, s:s?, s:s, s:b}", "name", l->name, "source", l->url,
+			      "status", layer_status_names[l->status], "required", l->required);
+	if (!o)
+		return NULL;
+	if (!l->url)
+		json_object_set_new(o, "source", json_string(USER_DATA_LAYER));
+	if (l->sha256[0])
+		json_object_set_new(o, "sha256", json_string(l->sha256));
+	if (l->reason)
+		json_object_set_new(o, "reason", json_string(l->reason));
+	if (l->status == LAYER_OK || l->status == LAYER_FAILED) {
+		if (l->result.exit_code >= 0)
+			json_object_set_new(o, "exit_code", json_integer(l->result.exit_code));
+		if (l->result.signal)
+			json_object_set_new(o, "signal", json_integer(l->result.signal));
+		json_object_set_new(o, "timed_out", json_boolean(l->result.timed_out));
+		json_object_set_new(o, "duration", json_real(l->result.duration));
+	}
+	return o;
+}
+
+/* context.json: the instance record, tags, event and layer list, for
+ * scripts (what OpsWorks called stack attributes). */
+static int write_context(struct run *run)
+{
+	json_t *layers = json_array();
+	for (size_t i = 0; layers && i < run->n_layers; i++)
+		if (run->layers[i].status == LAYER_PENDING)
+			json_array_append_new(layers, json_pack("{s:s, s:s}", "name",
+				run->layers[i].name, "source",
+				run->layers[i].url ? run->layers[i].url : USER_DATA_LAYER));
+	json_t *ctx = json_pack("{s:s, s:o*, s:o*, s:s}", "event", run->event, "instance",
+				instance_json(&run->inst), "layers", layers, "state_dir",
+				run->state.dir);
+	_cleanup_free_ char *text = ctx ? json_dumps(ctx, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	json_decref(ctx);
+	if (!text)
+		return -BL_ENOMEM;
+	run->context_path = bl_state_path(&run->state, "context.json");
+	if (!run->context_path)
+		return -BL_ENOMEM;
+	return bl_state_write(&run->state, "context.json", text, strlen(text), 0600);
+}
+
+/* Opens logs/<event>-<time>.log (0600) and drops all but the newest
+ * LOGS_KEPT_PER_EVENT logs of this event. */
+static int open_run_log(struct run *run, time_t started)
+{
+	char stamp[32];
+	struct tm tm;
+	gmtime_r(&started, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%SZ", &tm);
+	_cleanup_free_ char *dir = bl_state_path(&run->state, "logs");
+	if (!dir || bl_mkdir_p(dir, 0700) < 0)
+		return -BL_EIO;
+	/* Names sort by time, so the newest are last. */
+	struct dirent **names = NULL;
+	int n = scandir(dir, &names, NULL, alphasort);
+	size_t prefix = strlen(run->event);
+	int kept = 0;
+	for (int i = n - 1; i >= 0; i--) {
+		const char *name = names[i]->d_name;
+		if (strncmp(name, run->event, prefix) == 0 && name[prefix] == '-' &&
+		    ++kept >= LOGS_KEPT_PER_EVENT) {
+			_cleanup_free_ char *old = bl_strdup_printf("%s/%s", dir, name);
+			if (old && unlink(old) < 0)
+				bl_warn("cannot remove old run log %s: %s", old, strerror(errno));
+		}
+	}
+	for (int i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+	run->log_path = bl_strdup_printf("%s/%s-%s.log", dir, run->event, stamp);
+	if (!run->log_path)
+		return -BL_ENOMEM;
+	int fd = open(run->log_path, O_WRONLY | O_CREAT | O_APPEND | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0)
+		bl_warn("cannot open run log %s: %s", run->log_path, strerror(errno));
+	return fd;
+}
+
+/* The clean environment of a script: a fixed PATH and locale plus what
+ * bootlace knows, nothing inherited from whoever started bootlace. */
+static char **script_environment(const struct run *run, const struct layer *l)
+{
+	const struct bl_instance *inst = &run->inst;
+	const struct passwd *pw = getpwuid(geteuid());
+	const char *role = bl_instance_tag(inst, run->cfg->tag_role);
+	const char *env = bl_instance_tag(inst, run->cfg->tag_environment);
+	char *vars[] = {
+		bl_strdup_printf("PATH=%s", BL_SCRIPT_PATH),
+		strdup("LANG=C.UTF-8"),
+		bl_strdup_printf("HOME=%s", pw && pw->pw_dir ? pw->pw_dir : "/"),
+		bl_strdup_printf("BOOTLACE_EVENT=%s", run->event),
+		bl_strdup_printf("BOOTLACE_LAYER=%s", l->name),
+		bl_strdup_printf("BOOTLACE_INSTANCE_ID=%s", inst->instance_id),
+		bl_strdup_printf("BOOTLACE_REGION=%s", inst->region ? inst->region : ""),
+		bl_strdup_printf("BOOTLACE_AVAILABILITY_ZONE=%s",
+				 inst->availability_zone ? inst->availability_zone : ""),
+		bl_strdup_printf("BOOTLACE_ROLE=%s", role ? role : ""),
+		bl_strdup_printf("BOOTLACE_ENVIRONMENT=%s", env ? env : ""),
+		bl_strdup_printf("BOOTLACE_CONTEXT=%s", run->context_path),
+		bl_strdup_printf("BOOTLACE_STATE_DIR=%s", run->state.dir),
+	};
+	char **envp = calloc(ARRAY_SIZE(vars) + 1, sizeof(*envp));
+	bool complete = envp != NULL;
+	for (size_t i = 0; i < ARRAY_SIZE(vars); i++) {
+		complete = complete && vars[i];
+		if (envp)
+			envp[i] = vars[i];
+		else
+			free(vars[i]);
+	}
+	if (!complete) {
+		for (size_t i = 0; envp && i < ARRAY_SIZE(vars); i++)
+			free(envp[i]);
+		free(envp);
+		return NULL;
+	}
+	return envp;
+}
+
+static void strv_free(char **v)
+{
+	for (size_t i = 0; v && v[i]; i++)
+		free(v[i]);
+	free(v);
+}
+
+/* Runs the fetched layers in order; returns the first failure (or 0). */
+static int run_layers(struct run *run, char **paths, int log_fd)
+{
+	int first_failure = 0;
+	size_t total = 0, n = 0;
+	for (size_t i = 0; i < run->n_layers; i++)
+		total += run->layers[i].status == LAYER_PENDING;
+	for (size_t i = 0; i < run->n_layers; i++) {
+		struct layer *l = &run->layers[i];
+		if (l->status != LAYER_PENDING)
+			continue;
+		if (first_failure && run->cfg->on_failure == BL_ON_FAILURE_STOP) {
+			layer_set_reason(l, LAYER_NOT_RUN, strdup("an earlier layer failed"));
+			continue;
+		}
+		char **envp = script_environment(run, l);
+		if (!envp)
+			return -BL_ENOMEM;
+		bl_info("layer %zu/%zu: %s", ++n, total, l->name);
+		struct bl_run_spec spec = {
+			.path = paths[i], .layer = l->name, .envp = envp, .cwd = "/",
+			.timeout = run->cfg->run_timeout, .kill_grace = run->cfg->run_kill_grace,
+			.log_fd = log_fd,
+		};
+		int r = bl_runner_run(&spec, &l->result);
+		strv_free(envp);
+		char how[160];
+		if (r < 0) {
+			snprintf(how, sizeof(how), "could not be started: %s", bl_strerror(r));
+			l->result.exit_code = -1;
+		} else {
+			bl_run_result_describe(&l->result, run->cfg->run_timeout, how, sizeof(how));
+		}
+		if (r == 0 && bl_run_result_ok(&l->result)) {
+			l->status = LAYER_OK;
+			bl_info("layer %s: ok in %.3fs", l->name, l->result.duration);
+			continue;
+		}
+		bl_err("layer %s failed: %s", l->name, how);
+		layer_set_reason(l, LAYER_FAILED, strdup(how));
+		if (!first_failure)
+			first_failure = -BL_ELAYER;
+	}
+	return first_failure;
+}
+
+/* Saves runs/<event>.json: what this run resolved, fetched and ran. */
+static void save_record(struct run *run, time_t started, double duration, int result)
+{
+	char started_at[32], finished_at[32];
+	bl_format_utc(started, started_at, sizeof(started_at));
+	bl_format_utc(time(NULL), finished_at, sizeof(finished_at));
+	json_t *layers = json_array();
+	for (size_t i = 0; layers && i < run->n_layers; i++)
+		json_array_append_new(layers, layer_json(&run->layers[i]));
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:s?, s:o*}",
+				"event", run->event, "instance_id", run->inst.instance_id,
+				"started_at", started_at, "finished_at", finished_at,
+				"duration", duration, "state", result == 0 ? "succeeded" : "failed",
+				"log", run->log_path, "layers", layers);
+	if (rec && result < 0)
+		json_object_set_new(rec, "error", json_string(bl_strerror(result)));
+	if (!rec || bl_state_save_run(&run->state, run->event, rec) < 0)
+		bl_warn("could not save the record of this run");
+	json_decref(rec);
+}
+
+/* Everything after the plan: fetch, write, run, record. */
+static int execute(struct run *run)
+{
+	time_t started = time(NULL);
+	double t0 = bl_now_monotonic();
+	char **paths = NULL;
+	int log_fd = -1;
+	int r = fetch_layers(run);
+	if (r == 0)
+		r = write_context(run);
+	if (r == 0)
+		r = write_scripts(run, &paths);
+	if (r == 0) {
+		log_fd = open_run_log(run, started);
+		r = run_layers(run, paths, log_fd);
+	}
+	if (log_fd >= 0)
+		close(log_fd);
+	strv_free(paths);
+	double duration = bl_now_monotonic() - t0;
+	save_record(run, started, duration, r);
+	if (r == 0) {
+		r = bl_state_mark_event_done(&run->state, run->inst.instance_id, run->event, time(NULL));
+		size_t ran = 0;
+		for (size_t i = 0; i < run->n_layers; i++)
+			ran += run->layers[i].status == LAYER_OK;
+		bl_info("%s completed on %s: %zu layer%s in %.2fs", run->event,
+			run->inst.instance_id, ran, ran == 1 ? "" : "s", duration);
+	}
+	return r;
+}
+
+int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
+{
+	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 } };
+	const struct bl_datasource *ds = NULL;
+	run.event = opts->event ? opts->event : "setup";
+	int r = bl_datasource_select(cfg, &ds);
+	if (r == 0 && (r = ds->load(cfg, &run.inst)) < 0 && r != -BL_EDATASOURCE)
+		r = -BL_EDATASOURCE;
+	if (r == 0)
+		r = read_user_data(&run);
+	if (r == 0)
+		r = build_plan(&run);
+	if (r < 0 || opts->dry_run) {
+		if (r == 0)
+			print_plan(&run, opts->plan_out ? opts->plan_out : stdout);
+		run_free(&run);
+		return r;
+	}
+	const char *state_dir = opts->state_dir ? opts->state_dir : cfg->state_dir;
+	r = bl_state_open(&run.state, state_dir, true);
+	if (r == 0)
+		r = bl_state_lock(&run.state, opts->wait_lock);
+	if (r == 0 && run.inst.has_user_data)
+		r = bl_state_write(&run.state, "user-data", run.inst.user_data.data,
+				   run.inst.user_data.len, 0600);
+	time_t done_at;
+	if (r == 0 && strcmp(run.event, "setup") == 0 && !opts->force &&
+	    bl_state_event_done(&run.state, run.inst.instance_id, "setup", &done_at)) {
+		char when[32];
+		bl_format_utc(done_at, when, sizeof(when));
+		bl_info("setup already completed on instance %s at %s; nothing to do "
+			"(--force runs it again)", run.inst.instance_id, when);
+	} else if (r == 0) {
+		bl_info("%s on instance %s (datasource %s, zone %s), layers from %s", run.event,
+			run.inst.instance_id, run.inst.datasource,
+			run.inst.availability_zone ? run.inst.availability_zone : "unknown",
+			cfg->source ? cfg->source : "user data only");
+		r = execute(&run);
+	}
+	run_free(&run);
+	return r;
+}

@@ -1,0 +1,256 @@
+/* main.c - the bootlace command line: parses a command and its options,
+ * loads the configuration and hands over to the subsystem that does the
+ * work.  Exit codes are the contract documented in bootlace(8):
+ * 0 ok, 1 a layer failed, 2 usage or config error, 3 datasource or network
+ * error, 4 another bootlace holds the lock. */
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+
+#include "bootlace/agent.h"
+#include "bootlace/config.h"
+#include "bootlace/error.h"
+#include "bootlace/log.h"
+#include "bootlace/status.h"
+
+struct cli {
+	const char *command;
+	const char *config_path;
+	const char *state_dir;
+	struct bl_agent_options agent;
+	bool json;
+	int verbosity;  /* -1 quiet, 0 from config, 1 debug */
+};
+
+struct command {
+	const char *name;
+	const char *synopsis;
+	const char *help;
+	int (*run)(struct cli *cli, struct bl_config *cfg);
+};
+
+static const char common_options[] =
+	"  -c, --config FILE     configuration file (default " BL_DEFAULT_CONFIG ");\n"
+	"                        drop-ins are read from conf.d/ beside it\n"
+	"  -s, --state-dir DIR   state directory (default: state_dir from the\n"
+	"                        configuration, " BL_DEFAULT_STATE_DIR ")\n"
+	"  -v, --verbose         also print debug messages\n"
+	"  -q, --quiet           print errors only\n"
+	"  -h, --help            show this help\n";
+
+static int cmd_run(struct cli *cli, struct bl_config *cfg)
+{
+	cli->agent.state_dir = cli->state_dir;
+	cli->agent.plan_out = stdout;
+	return bl_agent_run(cfg, &cli->agent);
+}
+
+static int cmd_check_config(struct cli *cli, struct bl_config *cfg)
+{
+	(void)cli;
+	(void)cfg;
+	printf("configuration OK\n");
+	return 0;
+}
+
+static int cmd_status(struct cli *cli, struct bl_config *cfg)
+{
+	return bl_status_print(cli->state_dir ? cli->state_dir : cfg->state_dir, cli->json, stdout);
+}
+
+static const struct command commands[] = {
+	{ "run", "run [--event NAME] [--dry-run] [--force] [--wait]",
+	  "Runs one event's layers: base, role, environment, then a user-data script.\n"
+	  "Without --event it runs `setup`, once per instance id: a second run on the\n"
+	  "same instance does nothing (and says so) unless --force.\n\n"
+	  "  -e, --event NAME      setup (default), configure, deploy, undeploy, shutdown\n"
+	  "  -n, --dry-run         print the plan (instance, tags, each layer's source\n"
+	  "                        and order); fetch and run nothing\n"
+	  "  -f, --force           run even if the event already completed here\n"
+	  "  -w, --wait            wait for another bootlace to finish instead of\n"
+	  "                        exiting with status 4\n",
+	  cmd_run },
+	{ "check-config", "check-config",
+	  "Reads the configuration (file, drop-ins) and prints `configuration OK`,\n"
+	  "or every error as FILE:LINE:COL: message and exits with status 2.\n",
+	  cmd_check_config },
+	{ "status", "status [--json]",
+	  "Shows the last run of each event: every layer's status, exit code,\n"
+	  "duration and sha256, the run log, and an overall state.  Exits 1 when\n"
+	  "the last run of some event failed.\n\n"
+	  "  -j, --json            print the records as JSON\n",
+	  cmd_status },
+};
+
+static const struct command *find_command(const char *name)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		if (strcmp(commands[i].name, name) == 0)
+			return &commands[i];
+	return NULL;
+}
+
+static void print_usage(FILE *out)
+{
+	fprintf(out,
+		"Usage: bootlace COMMAND [OPTIONS]\n"
+		"       bootlace --version | --help | help COMMAND\n\n"
+		"bootlace bootstraps a cloud instance at boot: it finds out who the instance\n"
+		"is, fetches its base, role and environment scripts and runs them in order.\n\n"
+		"Commands:\n");
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		fprintf(out, "  %s\n", commands[i].synopsis);
+	fprintf(out, "  help COMMAND\n\nOptions of every command:\n%s\n", common_options);
+	fprintf(out,
+		"Exit status:\n"
+		"  0  success (or nothing to do)\n"
+		"  1  a layer failed (or could not be resolved or fetched)\n"
+		"  2  usage or configuration error\n"
+		"  3  datasource or network error\n"
+		"  4  another bootlace holds the state directory lock\n\n"
+		"See bootlace(8) and bootlace.yaml(5).\n");
+}
+
+static void print_command_help(const struct command *c, FILE *out)
+{
+	fprintf(out, "Usage: bootlace %s [OPTIONS]\n\n%s\nOptions of every command:\n%s",
+		c->synopsis, c->help, common_options);
+}
+
+static int usage_error(const char *what, const char *arg)
+{
+	fprintf(stderr, "bootlace: %s: %s\nTry 'bootlace --help'.\n", what, arg);
+	return BL_EXIT_USAGE;
+}
+
+/* Parses the options after the command name.  Returns -1 to go on, or an
+ * exit status. */
+static int parse_options(struct cli *cli, const struct command *c, int argc, char **argv)
+{
+	static const struct option options[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "state-dir", required_argument, NULL, 's' },
+		{ "verbose", no_argument, NULL, 'v' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "event", required_argument, NULL, 'e' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "wait", no_argument, NULL, 'w' },
+		{ "json", no_argument, NULL, 'j' },
+		{ 0 },
+	};
+	bool is_run = strcmp(c->name, "run") == 0, is_status = strcmp(c->name, "status") == 0;
+	int opt;
+	optind = 1;
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ":c:s:vqhe:nfwj", options, NULL)) != -1) {
+		switch (opt) {
+		case 'c': cli->config_path = optarg; break;
+		case 's': cli->state_dir = optarg; break;
+		case 'v': cli->verbosity = 1; break;
+		case 'q': cli->verbosity = -1; break;
+		case 'h': print_command_help(c, stdout); return BL_EXIT_OK;
+		case 'e': case 'n': case 'f': case 'w':
+			if (!is_run)
+				return usage_error("this option is only for `run`", argv[optind - 1]);
+			if (opt == 'e') cli->agent.event = optarg;
+			if (opt == 'n') cli->agent.dry_run = true;
+			if (opt == 'f') cli->agent.force = true;
+			if (opt == 'w') cli->agent.wait_lock = true;
+			break;
+		case 'j':
+			if (!is_status)
+				return usage_error("this option is only for `status`", argv[optind - 1]);
+			cli->json = true;
+			break;
+		case ':':
+			return usage_error("option needs a value", argv[optind - 1]);
+		default:
+			return usage_error("unknown option", argv[optind - 1]);
+		}
+	}
+	if (optind < argc)
+		return usage_error("unexpected argument", argv[optind]);
+	if (cli->agent.event && !bl_event_is_known(cli->agent.event))
+		return usage_error("unknown event (setup, configure, deploy, undeploy, shutdown)",
+				   cli->agent.event);
+	return -1;
+}
+
+static enum bl_log_level level_from_name(const char *name)
+{
+	if (strcmp(name, "error") == 0)
+		return BL_LOG_ERR;
+	if (strcmp(name, "warning") == 0)
+		return BL_LOG_WARNING;
+	if (strcmp(name, "debug") == 0)
+		return BL_LOG_DEBUG;
+	return BL_LOG_INFO;
+}
+
+static int run_command(struct cli *cli, const struct command *c)
+{
+	struct bl_config cfg;
+	struct bl_config_diags diags = {0};
+	int r = bl_config_init(&cfg);
+	if (r == 0)
+		r = bl_config_load(&cfg, cli->config_path ? cli->config_path : BL_DEFAULT_CONFIG,
+				   cli->config_path != NULL, &diags);
+	bl_config_diags_print(&diags, stderr);
+	bl_config_diags_free(&diags);
+	if (r < 0) {
+		bl_config_free(&cfg);
+		return bl_exit_code(r);
+	}
+	if (cli->verbosity == 0)
+		bl_log_set_level(level_from_name(cfg.log_level));
+	r = c->run(cli, &cfg);
+	bl_config_free(&cfg);
+	return bl_exit_code(r);
+}
+
+int main(int argc, char **argv)
+{
+	struct cli cli = {0};
+	/* Nothing bootlace holds (user data, later credentials) belongs in a
+	 * core file. */
+	prctl(PR_SET_DUMPABLE, 0);
+	umask(077);
+	bl_log_init(BL_LOG_INFO);
+	if (argc < 2) {
+		print_usage(stderr);
+		return BL_EXIT_USAGE;
+	}
+	const char *name = argv[1];
+	if (strcmp(name, "--version") == 0 || strcmp(name, "-V") == 0) {
+		printf("bootlace %s\n", BOOTLACE_VERSION);
+		return BL_EXIT_OK;
+	}
+	if (strcmp(name, "--help") == 0 || strcmp(name, "-h") == 0) {
+		print_usage(stdout);
+		return BL_EXIT_OK;
+	}
+	if (strcmp(name, "help") == 0) {
+		if (argc < 3) {
+			print_usage(stdout);
+			return BL_EXIT_OK;
+		}
+		const struct command *c = find_command(argv[2]);
+		if (!c)
+			return usage_error("no such command", argv[2]);
+		print_command_help(c, stdout);
+		return BL_EXIT_OK;
+	}
+	const struct command *c = find_command(name);
+	if (!c)
+		return usage_error("unknown command", name);
+	int r = parse_options(&cli, c, argc - 1, argv + 1);
+	if (r >= 0)
+		return r;
+	if (cli.verbosity)
+		bl_log_set_level(cli.verbosity > 0 ? BL_LOG_DEBUG : BL_LOG_ERR);
+	return run_command(&cli, c);
+}
