@@ -36,7 +36,7 @@ BL_CFLAGS := -std=c11 -D_GNU_SOURCE -Iinclude \
              -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes \
              -Wmissing-prototypes -Wformat=2 -Wformat-security -Wvla \
              -Wpointer-arith -Wcast-qual -Wundef \
-             -fstack-protector-strong -fPIE -D_FORTIFY_SOURCE=2 \
+             -fstack-protector-strong -fPIE -U_FORTIFY_SOURCE -D_FORTIFY_SOURCE=2 \
              -fno-strict-aliasing -MMD -MP
 BL_LDFLAGS := -pie -Wl,-z,relro -Wl,-z,now -Wl,--as-needed
 
@@ -69,7 +69,7 @@ all: $(BIN)
 $(BUILD)/%.o: %.c
 	@mkdir -p $(@D)
 	@$(if $(Q),echo "  CC      $@")
-	$(Q)$(CC) $(CFLAGS) $(BL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
+	$(Q)$(CC) $(CPPFLAGS) $(CFLAGS) $(BL_CFLAGS) $(PKG_CFLAGS) -c -o $@ $<
 
 $(BUILD)/libbootlace.a: $(LIB_OBJS)
 	@rm -f $@
@@ -106,7 +106,8 @@ demo: deps
 
 lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
-		--std=c11 --inline-suppr -Iinclude src modules
+		--std=c11 --inline-suppr -Iinclude --include=/usr/include/jansson.h \
+		--suppress=missingIncludeSystem src modules
 	sh -n tests/integration/*.sh examples/*.sh tests/*.sh
 
 install: $(BIN)

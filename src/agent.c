@@ -288,7 +288,8 @@ static int clear_dir(const char *dir)
 	return r;
 }
 
-/* Writes each script (0700) under scripts/<event>/ and returns their paths. */
+/* Writes each script (0700) under scripts/<event>/; (*paths_out)[i] is the
+ * script of layer i, NULL for layers that do not run. */
 static int write_scripts(struct run *run, char ***paths_out)
 {
 	_cleanup_free_ char *rel_dir = bl_strdup_printf("scripts/%s", run->event);
@@ -550,7 +551,10 @@ static int execute(struct run *run)
 	}
 	if (log_fd >= 0)
 		close(log_fd);
-	strv_free(paths);
+	/* paths has a hole for each skipped layer: free by count. */
+	for (size_t i = 0; paths && i < run->n_layers; i++)
+		free(paths[i]);
+	free(paths);
 	double duration = bl_now_monotonic() - t0;
 	save_record(run, started, duration, r);
 	if (r == 0) {

@@ -12,6 +12,7 @@
 #include <limits.h>
 #include <poll.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <sys/pidfd.h>
 #include <sys/stat.h>
@@ -345,6 +346,7 @@ int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result)
 	}
 
 	sigpending(&pending);
+	/* Blocked until the child has reset their handling (child_exec). */
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &saved);
 	r.pid = fork();
@@ -370,8 +372,9 @@ int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result)
 	r.pidfd = pidfd_open(r.pid, 0);
 
 	ret = supervise(&r);
-	/* After a timeout, what is left of the group ignored SIGTERM and closed
-	 * its output; nobody waits for it any more. */
+	/* What is left of a timed-out group ignored SIGTERM and closed its
+	 * output: nobody waits for it any more.  After an error the script
+	 * itself goes the same way, so that it can be reaped. */
 	if (ret < 0 || r.timed_out)
 		kill(-r.pid, SIGKILL);
 	while (!r.reaped && waitpid(r.pid, &r.status, 0) < 0 && errno == EINTR)

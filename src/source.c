@@ -49,17 +49,17 @@ int bl_source_validate(const char *url, char **msg)
 {
 	*msg = NULL;
 	if (!scheme_length(url)) {
-		*msg = bl_strdup_printf("source \"%s\" is not a URL (expected e.g. file:///srv/bootstrap/)", url);
+		*msg = bl_strdup_printf("\"%s\" is not a URL (expected e.g. file:///srv/bootstrap/)", url);
 		return -BL_ECONFIG;
 	}
 	if (!bl_source_for_url(url)) {
 		_cleanup_free_ char *schemes = supported_schemes();
-		*msg = bl_strdup_printf("source \"%s\": scheme %.*s:// is not supported by this build (supported: %s)",
-					url, (int)scheme_length(url), url, schemes ? schemes : "");
+		*msg = bl_strdup_printf("scheme %.*s:// is not supported by this build (supported: %s)",
+					(int)scheme_length(url), url, schemes ? schemes : "");
 		return -BL_ECONFIG;
 	}
 	if (strncmp(url, "file://", 7) == 0 && url[7] != '/') {
-		*msg = bl_strdup_printf("source \"%s\": a file:// URL needs an absolute path (file:///dir/)", url);
+		*msg = bl_strdup_printf("\"%s\": a file:// URL needs an absolute path (file:///dir/)", url);
 		return -BL_ECONFIG;
 	}
 	return 0;

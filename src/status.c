@@ -45,10 +45,9 @@ static void print_run(const char *event, const json_t *rec, FILE *out)
 		json_str(rec, "instance_id", "?"), json_str(rec, "finished_at", "?"),
 		json_number_value(json_object_get(rec, "duration")));
 	fprintf(out, "  %-38s %-8s %6s %9s  %s\n", "LAYER", "STATUS", "EXIT", "DURATION", "SHA256");
-	size_t i;
-	const json_t *layer;
-	json_array_foreach(json_object_get(rec, "layers"), i, layer)
-		print_layer(layer, out);
+	const json_t *layers = json_object_get(rec, "layers");
+	for (size_t i = 0; i < json_array_size(layers); i++)
+		print_layer(json_array_get(layers, i), out);
 	const char *log = json_str(rec, "log", NULL);
 	if (log)
 		fprintf(out, "  log: %s\n", log);

@@ -22,14 +22,20 @@ struct yaml_ctx {
 	char *msg;
 };
 
-static int ctx_fail(struct yaml_ctx *ctx, const yaml_mark_t *mark, const char *what)
+/* Records the first error only: later ones are usually its consequences. */
+static int ctx_fail_at(struct yaml_ctx *ctx, int line, int col, const char *what)
 {
 	if (!ctx->msg) {
-		ctx->line = (int)mark->line + 1;
-		ctx->col = (int)mark->column + 1;
+		ctx->line = line;
+		ctx->col = col;
 		ctx->msg = strdup(what);
 	}
 	return -BL_EFORMAT;
+}
+
+static int ctx_fail(struct yaml_ctx *ctx, const yaml_mark_t *mark, const char *what)
+{
+	return ctx_fail_at(ctx, (int)mark->line + 1, (int)mark->column + 1, what);
 }
 
 static int ctx_parser_error(struct yaml_ctx *ctx)
@@ -107,17 +113,15 @@ static int parse_children(struct yaml_ctx *ctx, struct bl_yaml_node *parent, int
 			if (r < 0)
 				return r;
 			if (key->kind != BL_YAML_SCALAR) {
-				r = ctx_fail(ctx, &(yaml_mark_t){ .line = (size_t)key->line - 1,
-						.column = (size_t)key->col - 1 },
-					     "mapping keys must be plain strings");
+				r = ctx_fail_at(ctx, key->line, key->col,
+						"mapping keys must be plain strings");
 				bl_yaml_free(key);
 				return r;
 			}
 			if (bl_yaml_get(parent, key->scalar)) {
 				char *what = bl_strdup_printf("duplicate key \"%s\"", key->scalar);
-				r = ctx_fail(ctx, &(yaml_mark_t){ .line = (size_t)key->line - 1,
-						.column = (size_t)key->col - 1 },
-					     what ? what : "duplicate key");
+				r = ctx_fail_at(ctx, key->line, key->col,
+						what ? what : "duplicate key");
 				free(what);
 				bl_yaml_free(key);
 				return r;

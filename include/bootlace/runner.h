@@ -34,7 +34,8 @@ struct bl_run_result {
  * when it could not be started.  A script that cannot be executed ends with
  * exit status 126 (127 if it or its #! interpreter does not exist) and the
  * reason on its stderr.  Background processes that keep its output open are
- * read for about a second after it exits, then left alone. */
+ * read for about a second after it exits, then left alone: their pipes are
+ * closed, so a daemon a script starts should redirect its output. */
 int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result);
 
 /* true when the result is a success (exit 0, no signal, no timeout). */
