@@ -62,13 +62,15 @@ static int cmd_status(struct cli *cli, struct bl_config *cfg)
 
 static const struct command commands[] = {
 	{ "run", "run [--event NAME] [--dry-run] [--force] [--wait]",
-	  "Runs one event's layers: base, role, environment, then a user-data script.\n"
+	  "Runs one event's layers: base, role and environment from the configured\n"
+	  "source, then a user-data script.\n"
 	  "Without --event it runs `setup`, once per instance id: a second run on the\n"
 	  "same instance does nothing (and says so) unless --force.\n\n"
 	  "  -e, --event NAME      setup (default), configure, deploy, undeploy, shutdown\n"
 	  "  -n, --dry-run         print the plan (instance, tags, each layer's source\n"
 	  "                        and order); fetch and run nothing\n"
-	  "  -f, --force           run even if the event already completed here\n"
+	  "  -f, --force           run setup even if it already completed on this\n"
+	  "                        instance id\n"
 	  "  -w, --wait            wait for another bootlace to finish instead of\n"
 	  "                        exiting with status 4\n",
 	  cmd_run },

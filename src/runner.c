@@ -342,6 +342,7 @@ int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result)
 	    stream_open(&r.streams[1], &err_w) < 0) {
 		bl_err("layer %s: cannot create pipes: %s", spec->layer, strerror(errno));
 		run_close(&r);
+		/* cppcheck-suppress memleak ; arg0 is _cleanup_free_ */
 		return -BL_EIO;
 	}
 

@@ -29,7 +29,10 @@ const struct bl_source *bl_source_for_url(const char *url)
 char *bl_source_join(const char *base, const char *path)
 {
 	size_t n = strlen(base);
-	while (n > 0 && base[n - 1] == '/')
+	/* Trailing slashes go, but not the "//" of "scheme://": the root
+	 * "file:///" joins to "file:///x", not "file:/x". */
+	size_t keep = scheme_length(base) ? scheme_length(base) + 3 : 0;
+	while (n > keep && base[n - 1] == '/')
 		n--;
 	while (*path == '/')
 		path++;

@@ -34,6 +34,16 @@ int bl_state_open(struct bl_state *st, const char *dir, bool create)
 	}
 	_cleanup_close_ int fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 	struct stat s;
+	if (fd < 0) {
+		/* O_NOFOLLOW|O_DIRECTORY fails on a symlink (ENOTDIR or ELOOP):
+		 * a state dir that points elsewhere is refused, not an I/O error. */
+		int saved = errno;
+		if (lstat(dir, &s) == 0 && S_ISLNK(s.st_mode)) {
+			bl_err("state directory %s is a symbolic link; refusing to use it", dir);
+			return -BL_EPERM;
+		}
+		errno = saved;
+	}
 	if (fd < 0 || fstat(fd, &s) < 0) {
 		bl_err("cannot open state directory %s: %s", dir, strerror(errno));
 		return errno == ENOENT ? -BL_ENOTFOUND : -BL_EIO;

@@ -2,7 +2,8 @@
  *
  * Under systemd (stderr connected to the journal, see JOURNAL_STREAM) lines
  * go to the journal with structured fields; otherwise to stderr as
- * "bootlace: level: message".  Script output is logged per line with the
+ * "bootlace: message" ("bootlace: error: message" and so on for levels other
+ * than info).  Script output is logged per line with the
  * layer as identifier.  Never pass secrets or user data to these functions. */
 #ifndef BOOTLACE_LOG_H
 #define BOOTLACE_LOG_H

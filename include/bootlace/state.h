@@ -8,7 +8,8 @@
  *   logs/<event>-<time>.log       each run's script output (0600)
  *   scripts/<event>/NN-<name>     the scripts as executed (0700)
  *   context.json, user-data       for scripts / for the record (0600)
- * Every write is atomic (temp file, fsync, rename). */
+ * Every record is replaced atomically (temp file, fsync, rename); run logs
+ * are appended as scripts write, and the lock file only holds a pid. */
 #ifndef BOOTLACE_STATE_H
 #define BOOTLACE_STATE_H
 
@@ -38,7 +39,7 @@ bool bl_state_event_done(const struct bl_state *st, const char *instance_id,
 int bl_state_mark_event_done(const struct bl_state *st, const char *instance_id,
 			     const char *event, time_t when);
 
-/* The last run record of an event (a JSON object, see docs/state.md). */
+/* The last run record of an event (a JSON object, see bootlace(8) FILES). */
 int bl_state_save_run(const struct bl_state *st, const char *event, json_t *record);
 /* All last-run records: object event -> record. *out is a new reference. */
 int bl_state_load_runs(const struct bl_state *st, json_t **out);

@@ -2,7 +2,8 @@
  * came from (line and column), so every consumer can report FILE:LINE:COL.
  *
  * Built on libyaml's event parser.  Only the subset bootlace needs: mappings,
- * sequences and scalars; anchors/aliases and tags are rejected as errors. */
+ * sequences and scalars.  Aliases, duplicate keys and multiple documents are
+ * rejected as errors; anchors and tags are accepted and ignored. */
 #ifndef BOOTLACE_YAML_H
 #define BOOTLACE_YAML_H
 
