@@ -62,6 +62,7 @@ struct layer {
 	char *reason;    /* why skipped or failed, for the record */
 	struct bl_buf body;
 	char sha256[65];
+	bool ran;        /* result is meaningful */
 	struct bl_run_result result;
 };
 
@@ -198,13 +199,15 @@ static int plan_config_layer(struct run *run, const struct bl_layer_spec *spec)
 static int build_plan(struct run *run)
 {
 	if (!run->cfg->source)
-		bl_info("no source configured: only user data runs");
+		bl_warn("no source configured: the layers are not run, only a user-data script");
 	for (size_t i = 0; run->cfg->source && i < run->cfg->n_layers; i++) {
 		int r = plan_config_layer(run, &run->cfg->layers[i]);
 		if (r < 0)
 			return r;
 	}
-	if (run->user_script.len) {
+	/* User data belongs to the instance's first boot, as with cloud-init's
+	 * once-per-instance scripts: later events run only the layers. */
+	if (run->user_script.len && strcmp(run->event, "setup") == 0) {
 		char *name = strdup(USER_DATA_LAYER);
 		struct layer *l = name ? add_layer(run, name, NULL, true) : NULL;
 		if (!l) {
@@ -347,7 +350,7 @@ static json_t *layer_json(const struct layer *l)
 		json_object_set_new(o, "sha256", json_string(l->sha256));
 	if (l->reason)
 		json_object_set_new(o, "reason", json_string(l->reason));
-	if (l->status == LAYER_OK || l->status == LAYER_FAILED) {
+	if (l->ran) {
 		if (l->result.exit_code >= 0)
 			json_object_set_new(o, "exit_code", json_integer(l->result.exit_code));
 		if (l->result.signal)
@@ -492,10 +495,10 @@ static int run_layers(struct run *run, char **paths, int log_fd)
 		};
 		int r = bl_runner_run(&spec, &l->result);
 		strv_free(envp);
+		l->ran = r == 0;
 		char how[160];
 		if (r < 0) {
 			snprintf(how, sizeof(how), "could not be started: %s", bl_strerror(r));
-			l->result.exit_code = -1;
 		} else {
 			bl_run_result_describe(&l->result, run->cfg->run_timeout, how, sizeof(how));
 		}
@@ -556,6 +559,10 @@ static int execute(struct run *run)
 		free(paths[i]);
 	free(paths);
 	double duration = bl_now_monotonic() - t0;
+	for (size_t i = 0; i < run->n_layers; i++)
+		if (run->layers[i].status == LAYER_PENDING)
+			layer_set_reason(&run->layers[i], LAYER_NOT_RUN,
+					 strdup("the run stopped before this layer"));
 	save_record(run, started, duration, r);
 	if (r == 0) {
 		r = bl_state_mark_event_done(&run->state, run->inst.instance_id, run->event, time(NULL));

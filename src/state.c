@@ -236,7 +236,10 @@ int bl_state_load_runs(const struct bl_state *st, json_t **out)
 			json_t *rec = NULL;
 			if (rel && state_read_json(st, rel, &rec) == 0) {
 				const char *event = json_string_value(json_object_get(rec, "event"));
-				json_object_set_new(runs, event ? event : name, rec);
+				if (event)
+					json_object_set_new(runs, event, rec);
+				else
+					json_decref(rec);
 			}
 		}
 		free(names[i]);

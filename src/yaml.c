@@ -162,7 +162,10 @@ static int parse_node(struct yaml_ctx *ctx, yaml_event_t *ev, int depth,
 			r = -BL_ENOMEM;
 			break;
 		}
-		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE;
+		/* "!!str true" is a string, as if quoted. */
+		n->plain = ev->data.scalar.style == YAML_PLAIN_SCALAR_STYLE &&
+			   !(ev->data.scalar.tag &&
+			     strcmp((const char *)ev->data.scalar.tag, YAML_STR_TAG) == 0);
 		break;
 	case YAML_MAPPING_START_EVENT:
 	case YAML_SEQUENCE_START_EVENT:

@@ -3,7 +3,8 @@
  *
  * Built on libyaml's event parser.  Only the subset bootlace needs: mappings,
  * sequences and scalars.  Aliases, duplicate keys and multiple documents are
- * rejected as errors; anchors and tags are accepted and ignored. */
+ * rejected as errors; anchors are accepted, and of tags only "!!str" means
+ * something (the scalar counts as quoted). */
 #ifndef BOOTLACE_YAML_H
 #define BOOTLACE_YAML_H
 

@@ -44,3 +44,12 @@ bl run
 expect_rc 3
 expect_out "inflates past the 1 MiB limit"
 [ ! -e "$ORDER" ] || fail "layers ran with bad user data"
+
+# A user-data script belongs to setup: other events run only the layers.
+world_init web production
+printf '#!/bin/sh\necho user-data >> "%s"\n' "$ORDER" > "$WORLD/seed/user-data"
+mkdir -p "$WORLD/layers/base"
+layer base/configure.sh 0
+bl run --event configure
+expect_rc 0
+expect_order "base/configure.sh "

@@ -377,7 +377,13 @@ static void test_clean_process_state(void **state)
 	assert_true(asprintf(&body,
 			     "umask\n"
 			     "if [ -e /proc/$$/fd/%d ]; then echo leaked; else echo closed; fi\n"
-			     "grep -E '^Sig(Blk|Ign):' /proc/$$/status | tr -d '\\t'\n",
+			     /* Signals 32 and 33 are glibc's own: sigaction() refuses
+			      * them, so whatever the test's parent (make) set for them
+			      * stays; they mean nothing to a script. */
+			     "for f in SigBlk SigIgn; do\n"
+			     "  v=$(sed -n \"s/^$f:[[:space:]]*//p\" /proc/$$/status)\n"
+			     "  printf '%%s:%%016x\\n' $f $(( 0x$v & ~0x180000000 ))\n"
+			     "done\n",
 			     leak) > 0);
 	run_script(fx, body, &res);
 

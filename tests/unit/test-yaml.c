@@ -234,7 +234,8 @@ static void test_alias_anchor_tag(void **state)
 		"d: !!seq [1]\n");
 	/* The node starts at its properties. */
 	assert_scalar(bl_yaml_get(root, "a"), "1", true, 1, 4);
-	assert_scalar(bl_yaml_get(root, "b"), "2", true, 2, 4);
+	/* "!!str" makes it a string, as if quoted. */
+	assert_scalar(bl_yaml_get(root, "b"), "2", false, 2, 4);
 	assert_node(bl_yaml_get(root, "c"), BL_YAML_MAP, 1, 3, 4);
 	assert_scalar(bl_yaml_get(bl_yaml_get(root, "c"), "k"), "v", true, 3, 16);
 	assert_node(bl_yaml_get(root, "d"), BL_YAML_SEQ, 1, 4, 4);
