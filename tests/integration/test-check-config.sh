@@ -36,3 +36,8 @@ printf 'layers: [\n' >> "$CONFIG"
 bl check-config
 expect_rc 2
 expect_out "^$CONFIG:[0-9]*:[0-9]*: .*YAML"
+
+# The shipped default configuration is valid.
+here=$(cd "$(dirname "$0")/../.." && pwd)
+out=$("$BOOTLACE" check-config --config "$here/examples/bootlace.yaml" 2>&1) ||
+	fail "examples/bootlace.yaml: $out"
