@@ -488,6 +488,8 @@ static int run_layers(struct run *run, char **paths, int log_fd)
 		if (!envp)
 			return -BL_ENOMEM;
 		bl_info("layer %zu/%zu: %s", ++n, total, l->name);
+		if (log_fd >= 0)
+			dprintf(log_fd, "== layer %zu/%zu: %s (sha256 %s)\n", n, total, l->name, l->sha256);
 		struct bl_run_spec spec = {
 			.path = paths[i], .layer = l->name, .envp = envp, .cwd = "/",
 			.timeout = run->cfg->run_timeout, .kill_grace = run->cfg->run_kill_grace,
@@ -502,6 +504,8 @@ static int run_layers(struct run *run, char **paths, int log_fd)
 		} else {
 			bl_run_result_describe(&l->result, run->cfg->run_timeout, how, sizeof(how));
 		}
+		if (log_fd >= 0)
+			dprintf(log_fd, "== layer %s: %s after %.3fs\n", l->name, how, l->result.duration);
 		if (r == 0 && bl_run_result_ok(&l->result)) {
 			l->status = LAYER_OK;
 			bl_info("layer %s: ok in %.3fs", l->name, l->result.duration);

@@ -74,6 +74,9 @@ void bl_log(enum bl_log_level level, const char *fmt, ...)
 
 void bl_log_layer_line(const char *layer, bool is_stderr, const char *line)
 {
+	/* Script output is info: --quiet leaves it to the run log. */
+	if (BL_LOG_INFO > log_max_level)
+		return;
 	if (log_journal)
 		sd_journal_send("MESSAGE=%s", line, "PRIORITY=%d",
 				is_stderr ? BL_LOG_WARNING : BL_LOG_INFO,
