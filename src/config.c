@@ -49,6 +49,7 @@ struct key_spec {
 
 static const char *const datasource_names[] = { "auto", "ec2", "nocloud", NULL };
 static const char *const log_level_names[] = { "error", "warning", "info", "debug", NULL };
+static const char *const imds_mode_names[] = { "IPv4", "IPv6", NULL };
 static const char *const on_failure_names[] = {
 	[BL_ON_FAILURE_STOP] = "stop",
 	[BL_ON_FAILURE_CONTINUE] = "continue",
@@ -84,6 +85,14 @@ static const struct key_spec run_keys[] = {
 	{ .name = NULL }
 };
 
+static const struct key_spec imds_keys[] = {
+	{ .name = "endpoint", .type = V_NAME, .offset = CFG(imds_endpoint) },
+	{ .name = "mode", .type = V_KEYWORD, .offset = CFG(imds_mode), .choices = imds_mode_names },
+	{ .name = "allow_v1", .type = V_BOOL, .offset = CFG(imds_allow_v1) },
+	{ .name = "wait", .type = V_UINT, .offset = CFG(imds_wait), .min = 0, .max = 3600 },
+	{ .name = NULL }
+};
+
 static const struct key_spec top_keys[] = {
 	{ .name = "datasource", .type = V_KEYWORD, .offset = CFG(datasource),
 	  .choices = datasource_names },
@@ -92,6 +101,7 @@ static const struct key_spec top_keys[] = {
 	{ .name = "layers", .type = V_LAYERS },
 	{ .name = "tags", .type = V_MAP, .keys = tags_keys },
 	{ .name = "run", .type = V_MAP, .keys = run_keys },
+	{ .name = "imds", .type = V_MAP, .keys = imds_keys },
 	{ .name = "state_dir", .type = V_ABS_PATH, .offset = CFG(state_dir) },
 	{ .name = "log_level", .type = V_KEYWORD, .offset = CFG(log_level),
 	  .choices = log_level_names },
@@ -557,6 +567,7 @@ int bl_config_init(struct bl_config *cfg)
 		.run_timeout = 1800,
 		.run_kill_grace = 10,
 		.on_failure = BL_ON_FAILURE_STOP,
+		.imds_wait = 120,
 	};
 	cfg->layers = calloc(ARRAY_SIZE(default_layers), sizeof(*cfg->layers));
 	if (!cfg->layers)
@@ -590,6 +601,8 @@ void bl_config_free(struct bl_config *cfg)
 	free(cfg->tag_environment);
 	free(cfg->state_dir);
 	free(cfg->log_level);
+	free(cfg->imds_endpoint);
+	free(cfg->imds_mode);
 	*cfg = (struct bl_config){0};
 }
 

@@ -36,6 +36,10 @@ struct bl_config {
 	enum bl_on_failure on_failure;
 	char *state_dir;
 	char *log_level;        /* "error" "warning" "info" "debug" */
+	char *imds_endpoint;    /* NULL = by imds_mode */
+	char *imds_mode;        /* "IPv4" or "IPv6"; NULL = IPv4 */
+	bool imds_allow_v1;     /* IMDSv1 fallback when the token PUT is refused */
+	unsigned imds_wait;     /* seconds to wait for IMDS at boot */
 };
 
 /* One error found while reading configuration. */

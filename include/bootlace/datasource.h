@@ -20,6 +20,7 @@ struct bl_datasource {
 	int (*load)(const struct bl_config *cfg, struct bl_instance *inst);
 };
 
+extern const struct bl_datasource bl_datasource_ec2;
 extern const struct bl_datasource bl_datasource_nocloud;
 
 /* Datasource by name, NULL if this build has none by that name. */

@@ -4,6 +4,10 @@
 # its own temporary directory ($WORLD) removed on exit, pass or fail.
 set -eu
 : "${BOOTLACE:?set BOOTLACE to the bootlace binary}"
+# Safety first: IMDS is off and no endpoint is inherited, so nothing here
+# can reach a metadata service unless a test starts the loopback emulator.
+unset AWS_EC2_METADATA_SERVICE_ENDPOINT AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE
+export AWS_EC2_METADATA_DISABLED=true
 WORLD=$(mktemp -d "${TMPDIR:-/tmp}/bootlace-it.XXXXXX")
 trap 'rm -rf "$WORLD"' EXIT
 CONFIG="$WORLD/etc/bootlace.yaml"

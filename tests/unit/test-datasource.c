@@ -307,7 +307,7 @@ static void test_find(void **state)
 	(void)state;
 	assert_ptr_equal(bl_datasource_find("nocloud"), &bl_datasource_nocloud);
 	assert_string_equal(bl_datasource_nocloud.name, "nocloud");
-	assert_null(bl_datasource_find("ec2"));
+	assert_ptr_equal(bl_datasource_find("ec2"), &bl_datasource_ec2);
 	assert_null(bl_datasource_find("NoCloud"));
 	assert_null(bl_datasource_find(""));
 }
@@ -337,7 +337,7 @@ static void test_select_explicit(void **state)
 	put_sysfs(f, "sys/class/dmi/id/sys_vendor", "Amazon EC2\n");
 	expect_select(f, 0, &bl_datasource_nocloud);
 	set_datasource(f, "ec2");
-	expect_select(f, -BL_EDATASOURCE, NULL);
+	expect_select(f, 0, &bl_datasource_ec2);
 	set_datasource(f, "openstack");
 	expect_select(f, -BL_EDATASOURCE, NULL);
 }
@@ -363,13 +363,13 @@ static void test_select_auto(void **state)
 	expect_select(f, 0, &bl_datasource_nocloud);
 }
 
-/* EC2 evidence wins over a seed, and this build has no ec2 datasource: an
- * error, never nocloud. */
+/* EC2 evidence picks ec2, and wins over a nocloud seed.  (Selection reads
+ * local evidence only: nothing here contacts IMDS.) */
 static void expect_ec2(struct fixture *f)
 {
-	expect_select(f, -BL_EDATASOURCE, NULL);
+	expect_select(f, 0, &bl_datasource_ec2);
 	put_seed(f, "instance-id: i-1\n");
-	expect_select(f, -BL_EDATASOURCE, NULL);
+	expect_select(f, 0, &bl_datasource_ec2);
 }
 
 static void test_select_auto_ec2_sys_vendor(void **state)
@@ -407,6 +407,11 @@ static void test_select_auto_ec2_endpoint(void **state)
 	/* Never contacted: detection only looks at whether it is set. */
 	assert_int_equal(setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", "http://127.0.0.1:9/", 1), 0);
 	expect_ec2(f);
+	/* The config's imds.endpoint is as explicit as the variable. */
+	unsetenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	f->cfg.imds_endpoint = strdup("http://127.0.0.1:9");
+	assert_non_null(f->cfg.imds_endpoint);
+	expect_select(f, 0, &bl_datasource_ec2);
 }
 
 int main(void)

@@ -1,0 +1,49 @@
+/* http.h - the one HTTP client bootlace uses (IMDS, S3, EC2), on libcurl.
+ *
+ * A client keeps one curl handle so that consecutive requests to the same
+ * host reuse their connection.  It never follows redirects, speaks only
+ * http and https, and caps every response body: a body is delivered whole
+ * or the request fails. */
+#ifndef BOOTLACE_HTTP_H
+#define BOOTLACE_HTTP_H
+
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "util.h"
+
+struct bl_http;
+
+struct bl_http_request {
+	const char *method;          /* "GET", "PUT", "POST" */
+	const char *url;
+	const char *const *headers;  /* "Name: value" strings, NULL-terminated, or NULL */
+	const void *body;            /* request body (PUT/POST), may be NULL */
+	size_t body_len;
+	long connect_timeout_ms;     /* 0 = libcurl's default */
+	long timeout_ms;             /* whole request; 0 = none */
+	size_t max_body;             /* response bodies larger than this fail */
+	bool no_proxy;               /* never through a proxy (IMDS is link-local) */
+};
+
+struct bl_http_response {
+	long status;
+	struct bl_buf body;
+	char *etag;                  /* ETag header, if any */
+};
+
+int bl_http_new(struct bl_http **out);
+void bl_http_free(struct bl_http *http);
+
+/* 0 when a response arrived, whatever its status.  -BL_ENETWORK when none
+ * did (connection refused or reset, DNS, TLS), -BL_ETIMEOUT when it took too
+ * long, -BL_ETOOBIG when the body passed max_body.  The URL is not logged
+ * by this function: callers name what they asked for. */
+int bl_http_perform(struct bl_http *http, const struct bl_http_request *req,
+		    struct bl_http_response *resp);
+void bl_http_response_free(struct bl_http_response *resp);
+
+/* libcurl's text for the last failed perform ("Connection refused"). */
+const char *bl_http_last_error(const struct bl_http *http);
+
+#endif

@@ -1,0 +1,191 @@
+/* datasource-ec2.c - the instance record from the EC2 instance metadata
+ * service (IMDSv2).
+ *
+ * Detection reads only local evidence (DMI, the hypervisor uuid, an
+ * explicitly configured endpoint), so bootlace never sends a packet to the
+ * link-local metadata address of a machine that is not EC2.  Tags come from
+ * IMDS's tags/instance/ (when "instance metadata tags" is on for the
+ * instance; EC2 then allows no spaces or "/" in tag keys). */
+#include <string.h>
+#include <strings.h>
+
+#include <jansson.h>
+
+#include "bootlace/datasource.h"
+#include "bootlace/error.h"
+#include "bootlace/imds.h"
+#include "bootlace/log.h"
+#include "bootlace/sigv4.h"
+#include "bootlace/template.h"
+
+#define SMALL_MAX 4096
+#define LIST_MAX (64 * 1024)
+#define USER_DATA_MAX (64 * 1024)
+
+/* First line of a small sysfs file under bl_sysfs_root(), or NULL. */
+static char *read_sysfs_line(const char *rel)
+{
+	_cleanup_free_ char *path = bl_strdup_printf("%s%s", bl_sysfs_root(), rel);
+	struct bl_buf b = {0};
+	if (!path || bl_read_file(path, 4096, &b) < 0)
+		return NULL;
+	b.data[strcspn(b.data, "\n")] = '\0';
+	return b.data;
+}
+
+static bool ec2_detect(const struct bl_config *cfg, char **why)
+{
+	static const char *const vendor_files[] = {
+		"/sys/class/dmi/id/sys_vendor",
+		"/sys/class/dmi/id/board_vendor",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(vendor_files); i++) {
+		_cleanup_free_ char *vendor = read_sysfs_line(vendor_files[i]);
+		if (vendor && strcmp(vendor, "Amazon EC2") == 0) {
+			*why = bl_strdup_printf("%s is \"Amazon EC2\"", vendor_files[i]);
+			return true;
+		}
+	}
+	_cleanup_free_ char *uuid = read_sysfs_line("/sys/hypervisor/uuid");
+	if (uuid && strncasecmp(uuid, "ec2", 3) == 0) {
+		*why = strdup("/sys/hypervisor/uuid starts with \"ec2\"");
+		return true;
+	}
+	const char *endpoint = getenv("AWS_EC2_METADATA_SERVICE_ENDPOINT");
+	if (endpoint && *endpoint) {
+		*why = strdup("AWS_EC2_METADATA_SERVICE_ENDPOINT is set");
+		return true;
+	}
+	if (cfg->imds_endpoint) {
+		*why = strdup("imds.endpoint is configured");
+		return true;
+	}
+	return false;
+}
+
+/* GETs a metadata item as a string; *out NULL when IMDS has none (404). */
+static int imds_string(struct bl_imds *imds, const char *path, size_t max, char **out)
+{
+	struct bl_buf b = {0};
+	*out = NULL;
+	int r = bl_imds_get(imds, path, max, &b);
+	if (r == -BL_ENOTFOUND)
+		return 0;
+	if (r < 0)
+		return r;
+	*out = b.data;
+	return 0;
+}
+
+/* Region and zone from the identity document, for IMDS without placement/. */
+static int identity_fallback(struct bl_imds *imds, struct bl_instance *inst)
+{
+	_cleanup_free_ char *doc_text = NULL;
+	int r = imds_string(imds, "dynamic/instance-identity/document", LIST_MAX, &doc_text);
+	if (r < 0 || !doc_text)
+		return r;
+	json_error_t err;
+	json_t *doc = json_loads(doc_text, 0, &err);
+	if (!json_is_object(doc)) {
+		bl_err("IMDS dynamic/instance-identity/document:%d:%d: not a JSON object: %s",
+		       err.line, err.column, doc ? "wrong type" : err.text);
+		json_decref(doc);
+		return -BL_EDATASOURCE;
+	}
+	const char *region = json_string_value(json_object_get(doc, "region"));
+	const char *zone = json_string_value(json_object_get(doc, "availabilityZone"));
+	if (!inst->region && region)
+		inst->region = strdup(region);
+	if (!inst->availability_zone && zone)
+		inst->availability_zone = strdup(zone);
+	json_decref(doc);
+	return 0;
+}
+
+static int read_tags(struct bl_imds *imds, struct bl_instance *inst)
+{
+	_cleanup_free_ char *keys = NULL;
+	int r = imds_string(imds, "meta-data/tags/instance", LIST_MAX, &keys);
+	if (r < 0)
+		return r;
+	if (!keys) {
+		bl_warn("IMDS has no instance tags: turn on \"instance metadata tags\" for this "
+			"instance (InstanceMetadataTags=enabled) so layers can use them");
+		return 0;
+	}
+	char *save = NULL;
+	for (char *key = strtok_r(keys, "\n", &save); key; key = strtok_r(NULL, "\n", &save)) {
+		struct bl_buf path = {0};
+		_cleanup_free_ char *value = NULL;
+		r = bl_buf_printf(&path, "meta-data/tags/instance/");
+		if (r == 0)
+			r = bl_sigv4_uri_encode(&path, key, strlen(key), false);
+		if (r == 0)
+			r = imds_string(imds, path.data, SMALL_MAX, &value);
+		bl_buf_free(&path);
+		if (r == 0 && !value)
+			bl_warn("IMDS lists tag \"%s\" but has no value for it", key);
+		else if (r == 0)
+			r = bl_instance_set_tag(inst, key, value);
+		if (r < 0)
+			return r;
+	}
+	return 0;
+}
+
+static int ec2_read(struct bl_imds *imds, struct bl_instance *inst)
+{
+	int r = imds_string(imds, "meta-data/instance-id", SMALL_MAX, &inst->instance_id);
+	if (r == 0 && !inst->instance_id) {
+		bl_err("IMDS has no meta-data/instance-id");
+		return -BL_EDATASOURCE;
+	}
+	/* The instance id names a directory in the state dir. */
+	if (r == 0 && !bl_is_safe_name(inst->instance_id, BL_TAG_VALUE_MAX)) {
+		bl_err("IMDS meta-data/instance-id is not a valid instance id");
+		return -BL_EDATASOURCE;
+	}
+	if (r == 0)
+		r = imds_string(imds, "meta-data/placement/region", SMALL_MAX, &inst->region);
+	if (r == 0)
+		r = imds_string(imds, "meta-data/placement/availability-zone", SMALL_MAX,
+				&inst->availability_zone);
+	if (r == 0 && (!inst->region || !inst->availability_zone))
+		r = identity_fallback(imds, inst);
+	if (r == 0)
+		r = read_tags(imds, inst);
+	if (r == 0) {
+		r = bl_imds_get(imds, "user-data", USER_DATA_MAX, &inst->user_data);
+		inst->has_user_data = r == 0;
+		if (r == -BL_ENOTFOUND)
+			r = 0;
+		else if (r == -BL_ETOOBIG)
+			bl_err("IMDS user-data is larger than %d bytes", USER_DATA_MAX);
+	}
+	return r;
+}
+
+static int ec2_load(const struct bl_config *cfg, struct bl_instance *inst)
+{
+	_cleanup_free_ char *endpoint = NULL;
+	struct bl_imds *imds = NULL;
+	int r = bl_imds_resolve_endpoint(cfg->imds_endpoint, cfg->imds_mode, &endpoint);
+	if (r < 0)
+		return r;
+	struct bl_imds_options opts = { .endpoint = endpoint, .allow_v1 = cfg->imds_allow_v1,
+					.wait = cfg->imds_wait };
+	r = bl_imds_new(&opts, &imds);
+	inst->datasource = "ec2";
+	if (r == 0)
+		r = ec2_read(imds, inst);
+	if (r == 0)
+		bl_debug("IMDS: %u requests", bl_imds_request_count(imds));
+	bl_imds_free(imds);
+	return r < 0 && r != -BL_ECONFIG && r != -BL_ENOMEM ? -BL_EDATASOURCE : r;
+}
+
+const struct bl_datasource bl_datasource_ec2 = {
+	.name = "ec2",
+	.detect = ec2_detect,
+	.load = ec2_load,
+};

@@ -1,0 +1,159 @@
+/* http.c - bootlace's HTTP client on libcurl (http.h).
+ *
+ * Everything bootlace downloads ends up executed as root, so the transport
+ * is deliberately narrow: no redirects, http/https only, a body cap that is
+ * enforced while receiving, and one reusable handle per client so that the
+ * handful of requests of a boot share their connections. */
+#include "bootlace/http.h"
+
+#include <string.h>
+#include <strings.h>
+
+#include <curl/curl.h>
+#include <openssl/crypto.h>
+
+#include "bootlace/error.h"
+
+struct bl_http {
+	CURL *curl;
+	char error[CURL_ERROR_SIZE];
+};
+
+struct transfer {
+	struct bl_http_response *resp;
+	size_t max_body;
+	bool too_big;
+};
+
+int bl_http_new(struct bl_http **out)
+{
+	static bool global_done;
+	*out = NULL;
+	if (!global_done) {
+		if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+			return -BL_ENOMEM;
+		global_done = true;
+	}
+	struct bl_http *http = calloc(1, sizeof(*http));
+	if (!http || !(http->curl = curl_easy_init())) {
+		free(http);
+		return -BL_ENOMEM;
+	}
+	*out = http;
+	return 0;
+}
+
+void bl_http_free(struct bl_http *http)
+{
+	if (!http)
+		return;
+	curl_easy_cleanup(http->curl);
+	free(http);
+}
+
+const char *bl_http_last_error(const struct bl_http *http)
+{
+	return http->error;
+}
+
+static size_t on_body(char *data, size_t size, size_t n, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t len = size * n;
+	if (t->resp->body.len + len > t->max_body) {
+		t->too_big = true;
+		return 0; /* aborts the transfer */
+	}
+	return bl_buf_append(&t->resp->body, data, len) < 0 ? 0 : len;
+}
+
+static size_t on_header(char *data, size_t size, size_t n, void *userdata)
+{
+	struct transfer *t = userdata;
+	size_t len = size * n;
+	if (len > 5 && strncasecmp(data, "etag:", 5) == 0) {
+		const char *v = data + 5;
+		const char *end = data + len;
+		while (v < end && (*v == ' ' || *v == '\t'))
+			v++;
+		while (end > v && (end[-1] == '\r' || end[-1] == '\n' || end[-1] == ' '))
+			end--;
+		free(t->resp->etag);
+		t->resp->etag = strndup(v, (size_t)(end - v));
+	}
+	return len;
+}
+
+static int set_options(struct bl_http *http, const struct bl_http_request *req,
+		       struct curl_slist *headers, struct transfer *t)
+{
+	CURL *c = http->curl;
+	curl_easy_reset(c);
+	bool ok = curl_easy_setopt(c, CURLOPT_URL, req->url) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https") == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 0L) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_ERRORBUFFER, http->error) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_HTTPHEADER, headers) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_WRITEDATA, t) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_HEADERDATA, t) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK &&
+		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body) == CURLE_OK;
+	if (ok && req->no_proxy)
+		ok = curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK;
+	if (ok && strcmp(req->method, "GET") != 0) {
+		ok = curl_easy_setopt(c, CURLOPT_CUSTOMREQUEST, req->method) == CURLE_OK &&
+		     curl_easy_setopt(c, CURLOPT_POSTFIELDS, req->body ? req->body : "") == CURLE_OK &&
+		     curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE,
+				      (curl_off_t)req->body_len) == CURLE_OK;
+	}
+	return ok ? 0 : -BL_EUNSUPPORTED;
+}
+
+int bl_http_perform(struct bl_http *http, const struct bl_http_request *req,
+		    struct bl_http_response *resp)
+{
+	struct curl_slist *headers = NULL;
+	struct transfer t = { .resp = resp, .max_body = req->max_body };
+	*resp = (struct bl_http_response){0};
+	http->error[0] = '\0';
+	for (size_t i = 0; req->headers && req->headers[i]; i++) {
+		struct curl_slist *next = curl_slist_append(headers, req->headers[i]);
+		if (!next) {
+			curl_slist_free_all(headers);
+			return -BL_ENOMEM;
+		}
+		headers = next;
+	}
+	int r = set_options(http, req, headers, &t);
+	CURLcode rc = r == 0 ? curl_easy_perform(http->curl) : CURLE_OK;
+	/* Request headers may carry a token or a signature. */
+	for (struct curl_slist *h = headers; h; h = h->next)
+		OPENSSL_cleanse(h->data, strlen(h->data));
+	curl_slist_free_all(headers);
+	if (r < 0)
+		return r;
+	if (t.too_big || rc == CURLE_FILESIZE_EXCEEDED)
+		r = -BL_ETOOBIG;
+	else if (rc == CURLE_OPERATION_TIMEDOUT)
+		r = -BL_ETIMEOUT;
+	else if (rc != CURLE_OK)
+		r = -BL_ENETWORK;
+	if (r == 0)
+		curl_easy_getinfo(http->curl, CURLINFO_RESPONSE_CODE, &resp->status);
+	if (r == 0 && !resp->body.data)
+		r = bl_buf_append(&resp->body, "", 0);
+	if (r < 0)
+		bl_http_response_free(resp);
+	return r;
+}
+
+void bl_http_response_free(struct bl_http_response *resp)
+{
+	bl_buf_free(&resp->body);
+	free(resp->etag);
+	*resp = (struct bl_http_response){0};
+}
