@@ -103,6 +103,28 @@ static void test_defaults(void **state)
 	assert_memory_equal(c, &zero, sizeof(zero));
 }
 
+static void test_imds_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct bl_config *c = &f->cfg;
+	assert_null(c->imds_endpoint);
+	assert_null(c->imds_mode);
+	assert_false(c->imds_allow_v1);
+	assert_int_equal(c->imds_wait, 120);
+	assert_int_equal(merge(f, "imds:\n  endpoint: http://127.0.0.1:1338\n  mode: IPv6\n"
+				  "  allow_v1: true\n  wait: 0\n"), 0);
+	assert_string_equal(c->imds_endpoint, "http://127.0.0.1:1338");
+	assert_string_equal(c->imds_mode, "IPv6");
+	assert_true(c->imds_allow_v1);
+	assert_int_equal(c->imds_wait, 0);
+	assert_one_error(f, "imds: { wait: 3601 }\n", 1, 15,
+			 "imds.wait: expected an integer from 0 to 3600, got \"3601\"");
+	assert_one_error(f, "imds:\n  mode: ipv5\n", 2, 9,
+			 "imds.mode: expected one of IPv4, IPv6, got \"ipv5\"");
+	assert_one_error(f, "imds:\n  alow_v1: true\n", 2, 3,
+			 "unknown key \"imds.alow_v1\" (did you mean \"allow_v1\"?)");
+}
+
 static void test_full_file(void **state)
 {
 	struct fixture *f = *state;
@@ -523,6 +545,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		TEST(test_defaults),
 		TEST(test_full_file),
+		TEST(test_imds_keys),
 		TEST(test_partial_document_keeps_other_keys),
 		TEST(test_empty_documents),
 		TEST(test_top_level_must_be_a_mapping),
