@@ -159,8 +159,6 @@ static int ec2_read(struct bl_imds *imds, struct bl_instance *inst)
 		inst->has_user_data = r == 0;
 		if (r == -BL_ENOTFOUND)
 			r = 0;
-		else if (r == -BL_ETOOBIG)
-			bl_err("IMDS user-data is larger than %d bytes", USER_DATA_MAX);
 	}
 	return r;
 }

@@ -585,7 +585,10 @@ int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
 	const struct bl_datasource *ds = NULL;
 	run.event = opts->event ? opts->event : "setup";
 	int r = bl_datasource_select(cfg, &ds);
-	if (r == 0 && (r = ds->load(cfg, &run.inst)) < 0 && r != -BL_EDATASOURCE)
+	/* A datasource fails as a datasource (exit 3) unless the operator's
+	 * configuration is what is wrong (exit 2). */
+	if (r == 0 && (r = ds->load(cfg, &run.inst)) < 0 && r != -BL_ECONFIG &&
+	    r != -BL_ENOMEM)
 		r = -BL_EDATASOURCE;
 	if (r == 0)
 		r = read_user_data(&run);

@@ -17,6 +17,7 @@
 
 #include "bootlace/error.h"
 #include "bootlace/source.h"
+#include "bootlace/imds.h"
 #include "bootlace/template.h"
 #include "bootlace/util.h"
 #include "bootlace/yaml.h"
@@ -32,6 +33,7 @@ enum value_type {
 	V_NAME,       /* char *: non-empty string */
 	V_ABS_PATH,   /* char *: absolute path */
 	V_URL,        /* char *: checked by bl_source_validate() */
+	V_ENDPOINT,   /* char *: checked by bl_imds_validate_endpoint() */
 	V_TEMPLATE,   /* char *: checked by bl_template_validate() */
 	V_UINT,       /* unsigned: plain decimal, min..max */
 	V_BOOL,       /* bool */
@@ -86,7 +88,7 @@ static const struct key_spec run_keys[] = {
 };
 
 static const struct key_spec imds_keys[] = {
-	{ .name = "endpoint", .type = V_NAME, .offset = CFG(imds_endpoint) },
+	{ .name = "endpoint", .type = V_ENDPOINT, .offset = CFG(imds_endpoint) },
 	{ .name = "mode", .type = V_KEYWORD, .offset = CFG(imds_mode), .choices = imds_mode_names },
 	{ .name = "allow_v1", .type = V_BOOL, .offset = CFG(imds_allow_v1) },
 	{ .name = "wait", .type = V_UINT, .offset = CFG(imds_wait), .min = 0, .max = 3600 },
@@ -240,6 +242,7 @@ static const char *describe_expected(const struct key_spec *spec, char *buf, siz
 	case V_ABS_PATH:
 		return "an absolute path";
 	case V_URL:
+	case V_ENDPOINT:
 		return "a URL";
 	case V_TEMPLATE:
 		return "a path template";
@@ -352,8 +355,13 @@ static int apply_validated(struct merge *m, const struct key_spec *spec,
 {
 	_cleanup_free_ char *msg = NULL;
 	int col = 0;
-	int r = spec->type == V_URL ? bl_source_validate(v->scalar, &msg)
-				    : bl_template_validate(v->scalar, &msg, &col);
+	int r;
+	if (spec->type == V_URL)
+		r = bl_source_validate(v->scalar, &msg);
+	else if (spec->type == V_ENDPOINT)
+		r = bl_imds_validate_endpoint(v->scalar, &msg);
+	else
+		r = bl_template_validate(v->scalar, &msg, &col);
 	if (r == -BL_ENOMEM)
 		return r;
 	if (r < 0)
@@ -451,6 +459,7 @@ static int apply_value(struct merge *m, const struct key_spec *spec,
 			break;
 		return set_string(field, v->scalar);
 	case V_URL:
+	case V_ENDPOINT:
 	case V_TEMPLATE:
 		if (!scalar)
 			break;

@@ -39,7 +39,7 @@ struct bl_config {
 	char *imds_endpoint;    /* NULL = by imds_mode */
 	char *imds_mode;        /* "IPv4" or "IPv6"; NULL = IPv4 */
 	bool imds_allow_v1;     /* IMDSv1 fallback when the token PUT is refused */
-	unsigned imds_wait;     /* seconds to wait for IMDS at boot */
+	unsigned imds_wait;     /* seconds each IMDS request keeps retrying at boot */
 };
 
 /* One error found while reading configuration. */

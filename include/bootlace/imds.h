@@ -21,7 +21,7 @@
 struct bl_imds_options {
 	const char *endpoint;   /* from bl_imds_resolve_endpoint() */
 	bool allow_v1;          /* fall back to IMDSv1 when the token PUT is refused */
-	unsigned wait;          /* seconds a request keeps retrying an unready IMDS */
+	unsigned wait;          /* seconds each request keeps retrying an unready IMDS */
 	unsigned token_ttl;     /* seconds; 0 = BL_IMDS_TOKEN_TTL */
 };
 
@@ -33,6 +33,9 @@ struct bl_imds;
  * AWS_EC2_METADATA_DISABLED is true, -BL_ECONFIG for a bad mode or URL. */
 int bl_imds_resolve_endpoint(const char *config_endpoint, const char *config_mode,
 			     char **out);
+
+/* Checks an endpoint URL's syntax (http:// or https://); *msg on error. */
+int bl_imds_validate_endpoint(const char *url, char **msg);
 
 int bl_imds_new(const struct bl_imds_options *opts, struct bl_imds **out);
 void bl_imds_free(struct bl_imds *imds);

@@ -57,3 +57,14 @@ AWS_EC2_METADATA_DISABLED=true bl run
 expect_rc 3
 expect_out "IMDS is disabled by AWS_EC2_METADATA_DISABLED=true"
 [ ! -e "$ORDER" ] || fail "layers ran with IMDS disabled"
+
+# An endpoint that is not a URL is the operator's error (exit 2), and so is
+# a bad imds key in the configuration, which check-config reports.
+unset AWS_EC2_METADATA_DISABLED
+AWS_EC2_METADATA_SERVICE_ENDPOINT=127.0.0.1:9 bl run
+expect_rc 2
+expect_out "IMDS endpoint \"127.0.0.1:9\" is not an http:// or https:// URL"
+printf 'imds:\n  endpoint: 127.0.0.1:9\n' >> "$CONFIG"
+bl check-config
+expect_rc 2
+expect_out "^$CONFIG:[0-9]*:13: imds.endpoint: \"127.0.0.1:9\" is not an http:// or https:// URL"

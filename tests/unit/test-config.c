@@ -121,6 +121,8 @@ static void test_imds_keys(void **state)
 			 "imds.wait: expected an integer from 0 to 3600, got \"3601\"");
 	assert_one_error(f, "imds:\n  mode: ipv5\n", 2, 9,
 			 "imds.mode: expected one of IPv4, IPv6, got \"ipv5\"");
+	assert_one_error(f, "imds: { endpoint: 169.254.169.254 }\n", 1, 19,
+			 "imds.endpoint: \"169.254.169.254\" is not an http:// or https:// URL");
 	assert_one_error(f, "imds:\n  alow_v1: true\n", 2, 3,
 			 "unknown key \"imds.alow_v1\" (did you mean \"allow_v1\"?)");
 }
