@@ -179,7 +179,7 @@ static int ec2_load(const struct bl_config *cfg, struct bl_instance *inst)
 	if (r == 0)
 		bl_debug("IMDS: %u requests", bl_imds_request_count(imds));
 	bl_imds_free(imds);
-	return r < 0 && r != -BL_ECONFIG && r != -BL_ENOMEM ? -BL_EDATASOURCE : r;
+	return r;
 }
 
 const struct bl_datasource bl_datasource_ec2 = {

@@ -61,6 +61,7 @@ struct layer {
 	enum layer_status status;
 	char *reason;    /* why skipped or failed, for the record */
 	struct bl_buf body;
+	char *script;    /* where it was written to run from */
 	char sha256[65];
 	bool ran;        /* result is meaningful */
 	struct bl_run_result result;
@@ -85,6 +86,7 @@ static void run_free(struct run *run)
 		free(run->layers[i].name);
 		free(run->layers[i].url);
 		free(run->layers[i].reason);
+		free(run->layers[i].script);
 		bl_buf_free(&run->layers[i].body);
 	}
 	free(run->layers);
@@ -291,15 +293,13 @@ static int clear_dir(const char *dir)
 	return r;
 }
 
-/* Writes each script (0700) under scripts/<event>/; (*paths_out)[i] is the
- * script of layer i, NULL for layers that do not run. */
-static int write_scripts(struct run *run, char ***paths_out)
+/* Writes each script to run (0700) under scripts/<event>/ and notes where
+ * in its layer. */
+static int write_scripts(struct run *run)
 {
 	_cleanup_free_ char *rel_dir = bl_strdup_printf("scripts/%s", run->event);
 	_cleanup_free_ char *dir = rel_dir ? bl_state_path(&run->state, rel_dir) : NULL;
-	char **paths = calloc(run->n_layers + 1, sizeof(*paths));
-	*paths_out = paths;
-	if (!dir || !paths)
+	if (!dir)
 		return -BL_ENOMEM;
 	/* Scripts of an earlier run of this event must not linger as if current. */
 	if (clear_dir(dir) < 0)
@@ -321,8 +321,8 @@ static int write_scripts(struct run *run, char ***paths_out)
 		int r = bl_state_write(&run->state, rel, l->body.data, l->body.len, 0700);
 		if (r < 0)
 			return r;
-		paths[i] = bl_state_path(&run->state, rel);
-		if (!paths[i])
+		l->script = bl_state_path(&run->state, rel);
+		if (!l->script)
 			return -BL_ENOMEM;
 	}
 	return 0;
@@ -470,7 +470,7 @@ static void strv_free(char **v)
 }
 
 /* Runs the fetched layers in order; returns the first failure (or 0). */
-static int run_layers(struct run *run, char **paths, int log_fd)
+static int run_layers(struct run *run, int log_fd)
 {
 	int first_failure = 0;
 	size_t total = 0, n = 0;
@@ -491,7 +491,7 @@ static int run_layers(struct run *run, char **paths, int log_fd)
 		if (log_fd >= 0)
 			dprintf(log_fd, "== layer %zu/%zu: %s (sha256 %s)\n", n, total, l->name, l->sha256);
 		struct bl_run_spec spec = {
-			.path = paths[i], .layer = l->name, .envp = envp, .cwd = "/",
+			.path = l->script, .layer = l->name, .envp = envp, .cwd = "/",
 			.timeout = run->cfg->run_timeout, .kill_grace = run->cfg->run_kill_grace,
 			.log_fd = log_fd,
 		};
@@ -545,23 +545,18 @@ static int execute(struct run *run)
 {
 	time_t started = time(NULL);
 	double t0 = bl_now_monotonic();
-	char **paths = NULL;
 	int log_fd = -1;
 	int r = fetch_layers(run);
 	if (r == 0)
 		r = write_context(run);
 	if (r == 0)
-		r = write_scripts(run, &paths);
+		r = write_scripts(run);
 	if (r == 0) {
 		log_fd = open_run_log(run, started);
-		r = run_layers(run, paths, log_fd);
+		r = run_layers(run, log_fd);
 	}
 	if (log_fd >= 0)
 		close(log_fd);
-	/* paths has a hole for each skipped layer: free by count. */
-	for (size_t i = 0; paths && i < run->n_layers; i++)
-		free(paths[i]);
-	free(paths);
 	double duration = bl_now_monotonic() - t0;
 	for (size_t i = 0; i < run->n_layers; i++)
 		if (run->layers[i].status == LAYER_PENDING)

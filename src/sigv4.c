@@ -406,8 +406,8 @@ static int signature_hex(const char *secret, const char *date, const char *regio
 		key = mac[i % 2];
 		key_len = sizeof(mac[0]);
 	}
-	for (size_t i = 0; r == 0 && i < 32; i++)
-		snprintf(out + 2 * i, 3, "%02x", ((const unsigned char *)key)[i]);
+	if (r == 0)
+		bl_hex_encode(key, 32, out);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	bl_buf_free(&first_key);
 	return r;

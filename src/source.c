@@ -31,7 +31,8 @@ char *bl_source_join(const char *base, const char *path)
 	size_t n = strlen(base);
 	/* Trailing slashes go, but not the "//" of "scheme://": the root
 	 * "file:///" joins to "file:///x", not "file:/x". */
-	size_t keep = scheme_length(base) ? scheme_length(base) + 3 : 0;
+	size_t scheme = scheme_length(base);
+	size_t keep = scheme ? scheme + strlen("://") : 0;
 	while (n > keep && base[n - 1] == '/')
 		n--;
 	while (*path == '/')

@@ -56,6 +56,9 @@ int bl_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 /* mkdir -p with mode for each created component. */
 int bl_mkdir_p(const char *path, mode_t mode);
 
+/* Lowercase hex of len bytes into out (2 * len + 1 bytes with NUL). */
+void bl_hex_encode(const void *data, size_t len, char *out);
+
 /* Lowercase hex sha256 of data into out (65 bytes with NUL). */
 void bl_sha256_hex(const void *data, size_t len, char out[65]);
 
