@@ -19,7 +19,7 @@ CC         ?= cc
 PKG_CONFIG ?= pkg-config
 BUILD      ?= build
 
-PKGS      := libcurl yaml-0.1 jansson libcrypto libssl libsystemd zlib
+PKGS      := libcurl yaml-0.1 jansson libcrypto libssl libsystemd zlib expat
 TEST_PKGS := cmocka
 
 # Debian packages behind PKGS/TEST_PKGS, plus the tools the build and tests use.

@@ -52,6 +52,8 @@ struct key_spec {
 static const char *const datasource_names[] = { "auto", "ec2", "nocloud", NULL };
 static const char *const log_level_names[] = { "error", "warning", "info", "debug", NULL };
 static const char *const imds_mode_names[] = { "IPv4", "IPv6", NULL };
+static const char *const tags_source_names[] = { "auto", "imds", "api", NULL };
+static const char *const s3_addressing_names[] = { "auto", "path", "virtual", NULL };
 static const char *const on_failure_names[] = {
 	[BL_ON_FAILURE_STOP] = "stop",
 	[BL_ON_FAILURE_CONTINUE] = "continue",
@@ -76,6 +78,8 @@ static const struct key_spec layer_spec = { .type = V_MAP, .keys = layer_keys };
 static const struct key_spec tags_keys[] = {
 	{ .name = "role", .type = V_NAME, .offset = CFG(tag_role) },
 	{ .name = "environment", .type = V_NAME, .offset = CFG(tag_environment) },
+	{ .name = "source", .type = V_KEYWORD, .offset = CFG(tags_source),
+	  .choices = tags_source_names },
 	{ .name = NULL }
 };
 
@@ -95,6 +99,25 @@ static const struct key_spec imds_keys[] = {
 	{ .name = NULL }
 };
 
+static const struct key_spec s3_keys[] = {
+	{ .name = "endpoint", .type = V_ENDPOINT, .offset = CFG(s3_endpoint) },
+	{ .name = "addressing_style", .type = V_KEYWORD, .offset = CFG(s3_addressing_style),
+	  .choices = s3_addressing_names },
+	{ .name = "max_object_size", .type = V_UINT, .offset = CFG(s3_max_object_size),
+	  .min = 1, .max = 1024u * 1024 * 1024 },
+	{ .name = NULL }
+};
+
+static const struct key_spec ec2_keys[] = {
+	{ .name = "endpoint", .type = V_ENDPOINT, .offset = CFG(ec2_endpoint) },
+	{ .name = NULL }
+};
+
+static const struct key_spec tls_keys[] = {
+	{ .name = "ca_file", .type = V_ABS_PATH, .offset = CFG(tls_ca_file) },
+	{ .name = NULL }
+};
+
 static const struct key_spec top_keys[] = {
 	{ .name = "datasource", .type = V_KEYWORD, .offset = CFG(datasource),
 	  .choices = datasource_names },
@@ -104,6 +127,9 @@ static const struct key_spec top_keys[] = {
 	{ .name = "tags", .type = V_MAP, .keys = tags_keys },
 	{ .name = "run", .type = V_MAP, .keys = run_keys },
 	{ .name = "imds", .type = V_MAP, .keys = imds_keys },
+	{ .name = "s3", .type = V_MAP, .keys = s3_keys },
+	{ .name = "ec2", .type = V_MAP, .keys = ec2_keys },
+	{ .name = "tls", .type = V_MAP, .keys = tls_keys },
 	{ .name = "state_dir", .type = V_ABS_PATH, .offset = CFG(state_dir) },
 	{ .name = "log_level", .type = V_KEYWORD, .offset = CFG(log_level),
 	  .choices = log_level_names },
@@ -577,6 +603,7 @@ int bl_config_init(struct bl_config *cfg)
 		.run_kill_grace = 10,
 		.on_failure = BL_ON_FAILURE_STOP,
 		.imds_wait = 120,
+		.s3_max_object_size = BL_DEFAULT_MAX_OBJECT_SIZE,
 	};
 	cfg->layers = calloc(ARRAY_SIZE(default_layers), sizeof(*cfg->layers));
 	if (!cfg->layers)
@@ -592,7 +619,9 @@ int bl_config_init(struct bl_config *cfg)
 	    !(cfg->tag_role = strdup("role")) ||
 	    !(cfg->tag_environment = strdup("environment")) ||
 	    !(cfg->state_dir = strdup(BL_DEFAULT_STATE_DIR)) ||
-	    !(cfg->log_level = strdup("info")))
+	    !(cfg->log_level = strdup("info")) ||
+	    !(cfg->tags_source = strdup("auto")) ||
+	    !(cfg->s3_addressing_style = strdup("auto")))
 		goto oom;
 	return 0;
 oom:
@@ -612,6 +641,11 @@ void bl_config_free(struct bl_config *cfg)
 	free(cfg->log_level);
 	free(cfg->imds_endpoint);
 	free(cfg->imds_mode);
+	free(cfg->tags_source);
+	free(cfg->s3_endpoint);
+	free(cfg->s3_addressing_style);
+	free(cfg->ec2_endpoint);
+	free(cfg->tls_ca_file);
 	*cfg = (struct bl_config){0};
 }
 

@@ -19,6 +19,9 @@ static const char *const error_messages[BL_ERROR_MAX] = {
 	[BL_ELAYER] = "a layer failed",
 	[BL_EPERM] = "permission denied",
 	[BL_EUNSUPPORTED] = "not supported",
+	[BL_ECREDENTIALS] = "no usable AWS credentials",
+	[BL_EDENIED] = "access denied",
+	[BL_EINTEGRITY] = "download incomplete or corrupt",
 };
 
 const char *bl_strerror(int err)
@@ -44,6 +47,9 @@ int bl_exit_code(int err)
 	case BL_EDATASOURCE:
 	case BL_ENETWORK:
 	case BL_ETIMEOUT:
+	case BL_ECREDENTIALS:
+	case BL_EDENIED:
+	case BL_EINTEGRITY:
 		return BL_EXIT_DATASOURCE;
 	case BL_ELOCKED:
 		return BL_EXIT_LOCKED;

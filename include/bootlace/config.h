@@ -15,6 +15,7 @@
 #define BL_DEFAULT_CONFIG "/etc/bootlace/bootlace.yaml"
 #define BL_DEFAULT_STATE_DIR "/var/lib/bootlace"
 #define BL_DEFAULT_SEED_DIR "/var/lib/bootlace/seed"
+#define BL_DEFAULT_MAX_OBJECT_SIZE (10u * 1024 * 1024)
 
 enum bl_on_failure { BL_ON_FAILURE_STOP, BL_ON_FAILURE_CONTINUE };
 
@@ -40,6 +41,12 @@ struct bl_config {
 	char *imds_mode;        /* "IPv4" or "IPv6"; NULL = IPv4 */
 	bool imds_allow_v1;     /* IMDSv1 fallback when the token PUT is refused */
 	unsigned imds_wait;     /* seconds each IMDS request keeps retrying at boot */
+	char *tags_source;      /* "auto", "imds" or "api" (EC2 DescribeTags) */
+	char *s3_endpoint;      /* NULL = AWS's, by region */
+	char *s3_addressing_style; /* "auto", "path" or "virtual" */
+	unsigned s3_max_object_size; /* bytes, per layer object (s3:// and https://) */
+	char *ec2_endpoint;     /* NULL = AWS's, by region */
+	char *tls_ca_file;      /* extra CA bundle; NULL = the system's */
 };
 
 /* One error found while reading configuration. */

@@ -25,6 +25,9 @@ enum bl_error {
 	BL_ELAYER,      /* a layer script failed */
 	BL_EPERM,       /* permission or ownership refused */
 	BL_EUNSUPPORTED,/* not handled by this build */
+	BL_ECREDENTIALS,/* no usable AWS credentials */
+	BL_EDENIED,     /* the service refused the request (403, signature) */
+	BL_EINTEGRITY,  /* a download arrived short or did not match its checksum */
 	BL_ERROR_MAX
 };
 
