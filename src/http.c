@@ -102,6 +102,8 @@ static int set_options(struct bl_http *http, const struct bl_http_request *req,
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body) == CURLE_OK;
+	if (ok && req->ca_file)
+		ok = curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file) == CURLE_OK;
 	if (ok && req->no_proxy)
 		ok = curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK;
 	if (ok && strcmp(req->method, "GET") != 0) {

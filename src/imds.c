@@ -14,7 +14,6 @@
 #include <time.h>
 
 #include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "bootlace/error.h"
 #include "bootlace/http.h"
@@ -135,25 +134,6 @@ unsigned bl_imds_request_count(const struct bl_imds *imds)
 	return imds->requests;
 }
 
-static void sleep_seconds(double s)
-{
-	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
-	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
-		;
-}
-
-/* Full jitter: uniform in [0, min(cap, base * 2^attempt)). */
-static double backoff(unsigned attempt)
-{
-	double ceiling = BACKOFF_BASE_S * (double)(1u << (attempt < 16 ? attempt : 16));
-	unsigned int rnd = 0;
-	if (ceiling > BACKOFF_CAP_S)
-		ceiling = BACKOFF_CAP_S;
-	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
-		rnd = (unsigned int)rand();
-	return ceiling * ((double)rnd / 4294967296.0);
-}
-
 static bool transient(int r, long status)
 {
 	return r == -BL_ENETWORK || r == -BL_ETIMEOUT || (r == 0 && (status >= 500 || status == 429));
@@ -185,7 +165,7 @@ static int imds_request(struct bl_imds *imds, const char *method, const char *pa
 				bl_err("IMDS %s: response larger than %zu bytes", path, max);
 			return r;
 		}
-		double pause = backoff(attempt);
+		double pause = bl_backoff_jitter(attempt, BACKOFF_BASE_S, BACKOFF_CAP_S);
 		if (bl_now_monotonic() + pause - start > (double)imds->wait) {
 			if (r == 0)
 				bl_err("IMDS %s: HTTP %ld for %.0fs, giving up", path, resp->status,
@@ -197,7 +177,7 @@ static int imds_request(struct bl_imds *imds, const char *method, const char *pa
 			return -BL_EDATASOURCE;
 		}
 		bl_http_response_free(resp);
-		sleep_seconds(pause);
+		bl_sleep(pause);
 	}
 }
 

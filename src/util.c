@@ -13,6 +13,7 @@
 
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
+#include <openssl/rand.h>
 
 #include "bootlace/error.h"
 #include "bootlace/log.h"
@@ -132,7 +133,7 @@ int bl_read_file(const char *path, size_t max, struct bl_buf *out)
 	return 0;
 }
 
-static int write_all(int fd, const void *data, size_t len)
+int bl_write_all(int fd, const void *data, size_t len)
 {
 	const char *p = data;
 	while (len > 0) {
@@ -147,15 +148,18 @@ static int write_all(int fd, const void *data, size_t len)
 	return 0;
 }
 
-static int fsync_parent_dir(const char *path)
+int bl_fsync_dir(const char *dir)
 {
-	_cleanup_free_ char *copy = strdup(path);
-	if (!copy)
-		return -BL_ENOMEM;
-	_cleanup_close_ int dfd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	_cleanup_close_ int dfd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dfd < 0 || fsync(dfd) < 0)
 		return -BL_EIO;
 	return 0;
+}
+
+static int fsync_parent_dir(const char *path)
+{
+	_cleanup_free_ char *copy = strdup(path);
+	return copy ? bl_fsync_dir(dirname(copy)) : -BL_ENOMEM;
 }
 
 int bl_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
@@ -170,7 +174,7 @@ int bl_write_file_atomic(const char *path, const void *data, size_t len, mode_t 
 		bl_err("cannot create a temporary file beside %s: %s", path, strerror(errno));
 		return -BL_EIO;
 	}
-	int r = write_all(fd, data, len);
+	int r = bl_write_all(fd, data, len);
 	if (r == 0 && fchmod(fd, mode) < 0)
 		r = -BL_EIO;
 	if (r == 0 && fsync(fd) < 0)
@@ -230,6 +234,24 @@ double bl_now_monotonic(void)
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void bl_sleep(double s)
+{
+	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR)
+		;
+}
+
+double bl_backoff_jitter(unsigned attempt, double base, double cap)
+{
+	double ceiling = base * (double)(1u << (attempt < 16 ? attempt : 16));
+	unsigned int rnd = 0;
+	if (ceiling > cap)
+		ceiling = cap;
+	if (RAND_bytes((unsigned char *)&rnd, sizeof(rnd)) != 1)
+		rnd = (unsigned int)rand();
+	return ceiling * ((double)rnd / 4294967296.0);
 }
 
 void bl_format_utc(time_t t, char *out, size_t outlen)

@@ -24,6 +24,7 @@ struct bl_http_request {
 	long timeout_ms;             /* whole request; 0 = none */
 	size_t max_body;             /* response bodies larger than this fail */
 	bool no_proxy;               /* never through a proxy (IMDS is link-local) */
+	const char *ca_file;         /* CA bundle to verify TLS with; NULL = system's */
 };
 
 struct bl_http_response {

@@ -54,6 +54,12 @@ int bl_read_file(const char *path, size_t max, struct bl_buf *out);
 int bl_write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
 
 /* mkdir -p with mode for each created component. */
+/* Writes all len bytes to fd (retrying short writes and EINTR). */
+int bl_write_all(int fd, const void *data, size_t len);
+
+/* fsyncs a directory, so that renames into it survive a crash. */
+int bl_fsync_dir(const char *dir);
+
 int bl_mkdir_p(const char *path, mode_t mode);
 
 /* Lowercase hex of len bytes into out (2 * len + 1 bytes with NUL). */
@@ -64,6 +70,14 @@ void bl_sha256_hex(const void *data, size_t len, char out[65]);
 
 /* Monotonic clock in seconds. */
 double bl_now_monotonic(void);
+
+/* Sleeps s seconds, resuming after signals. */
+void bl_sleep(double s);
+
+/* Backoff before retry number attempt (0-based), "full jitter": uniform in
+ * [0, min(cap, base * 2^attempt)) seconds, so that a fleet retrying at once
+ * spreads out instead of hammering a service in waves. */
+double bl_backoff_jitter(unsigned attempt, double base, double cap);
 
 /* UTC time as RFC 3339 ("2026-11-22T10:00:00Z") into out (at least 21 bytes). */
 void bl_format_utc(time_t t, char *out, size_t outlen);
