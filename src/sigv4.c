@@ -391,11 +391,11 @@ static int hmac_sha256(const void *key, size_t key_len, const char *msg, unsigne
 }
 
 /* kSigning = HMAC(HMAC(HMAC(HMAC("AWS4" + secret, date), region), service),
- * "aws4_request"); the signature is HMAC(kSigning, string to sign). */
-static int signature_hex(const char *secret, const char *date, const char *region,
-			 const char *service, const char *sts, char out[65])
+ * "aws4_request"). */
+static int derive_key(const char *secret, const char *date, const char *region,
+		      const char *service, unsigned char out[32])
 {
-	const char *const chain[] = { date, region, service, "aws4_request", sts };
+	const char *const chain[] = { date, region, service, "aws4_request" };
 	unsigned char mac[2][32];  /* alternate: no step writes the key it reads */
 	struct bl_buf first_key = {0};
 	int r = bl_buf_printf(&first_key, "AWS4%s", secret);
@@ -407,9 +407,62 @@ static int signature_hex(const char *secret, const char *date, const char *regio
 		key_len = sizeof(mac[0]);
 	}
 	if (r == 0)
-		bl_hex_encode(key, 32, out);
+		memcpy(out, key, 32);
 	OPENSSL_cleanse(mac, sizeof(mac));
 	bl_buf_free(&first_key);
+	return r;
+}
+
+void bl_sigv4_key_cache_clear(struct bl_sigv4_key_cache *cache)
+{
+	/* Zero-fills: valid becomes false. */
+	OPENSSL_cleanse(cache, sizeof(*cache));
+}
+
+/* The signing key, from cache when it was derived for this scope and
+ * secret; otherwise derived and, with a cache, kept there. */
+static int signing_key(struct bl_sigv4_key_cache *cache, const char *secret, const char *date,
+		       const char *region, const char *service, unsigned char key[32])
+{
+	char scope[sizeof(cache->scope)];
+	int n = snprintf(scope, sizeof(scope), "%s/%s/%s", date, region, service);
+	/* A '/' in region or service would make two scopes spell alike
+	 * ("a/b" + "c", "a" + "b/c"); such a scope, or one too long to keep,
+	 * is derived every time. */
+	if (!cache || n < 0 || (size_t)n >= sizeof(scope) || strchr(region, '/') ||
+	    strchr(service, '/'))
+		return derive_key(secret, date, region, service, key);
+	unsigned char secret_id[32];
+	if (!EVP_Digest(secret, strlen(secret), secret_id, NULL, EVP_sha256(), NULL))
+		return -BL_ENOMEM;
+	if (cache->valid && strcmp(cache->scope, scope) == 0 &&
+	    CRYPTO_memcmp(cache->secret_id, secret_id, sizeof(secret_id)) == 0) {
+		memcpy(key, cache->key, sizeof(cache->key));
+		return 0;
+	}
+	bl_sigv4_key_cache_clear(cache);
+	int r = derive_key(secret, date, region, service, key);
+	if (r == 0) {
+		memcpy(cache->scope, scope, (size_t)n + 1);
+		memcpy(cache->secret_id, secret_id, sizeof(secret_id));
+		memcpy(cache->key, key, sizeof(cache->key));
+		cache->valid = true;
+	}
+	return r;
+}
+
+/* The signature is HMAC(kSigning, string to sign). */
+static int signature_hex(const struct bl_sigv4_request *req, const char *secret,
+			 const char *date, const char *region, const char *service,
+			 const char *sts, char out[65])
+{
+	unsigned char key[32], mac[32];
+	int r = signing_key(req->key_cache, secret, date, region, service, key);
+	if (r == 0)
+		r = hmac_sha256(key, sizeof(key), sts, mac);
+	if (r == 0)
+		bl_hex_encode(mac, sizeof(mac), out);
+	OPENSSL_cleanse(key, sizeof(key));
 	return r;
 }
 
@@ -454,8 +507,8 @@ static int sign(const struct bl_sigv4_request *req, const struct bl_aws_credenti
 		r = bl_buf_printf(&sts, ALGORITHM "\n%s\n%s\n%s", amz_date, scope, creq_sha);
 	}
 	if (r == 0)
-		r = signature_hex(creds->secret_access_key, date, region, service, sts.data,
-				  signature);
+		r = signature_hex(req, creds->secret_access_key, date, region, service,
+				  sts.data, signature);
 	size_t n = 0;
 	if (r == 0) {
 		_cleanup_free_ char *authz = bl_strdup_printf(

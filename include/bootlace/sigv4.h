@@ -33,6 +33,20 @@ struct bl_sigv4_header {
 	const char *value;       /* may hold line breaks: folded like spaces */
 };
 
+/* A derived signing key kept for reuse while its scope (date, region,
+ * service) and the secret it came from stay the same: deriving it costs four
+ * HMACs per request otherwise.  A scope that does not fit scope[], or whose
+ * region or service holds a '/', is derived every time.  Zero-initialize;
+ * wipe with bl_sigv4_key_cache_clear(). */
+struct bl_sigv4_key_cache {
+	char scope[128];              /* "20150830/us-east-1/iam" */
+	unsigned char secret_id[32];  /* SHA-256 of the secret key it was derived from */
+	unsigned char key[32];
+	bool valid;
+};
+
+void bl_sigv4_key_cache_clear(struct bl_sigv4_key_cache *cache);
+
 struct bl_sigv4_request {
 	const char *method;      /* "GET", "POST" */
 	const char *url;         /* http(s)://host[:port]/path?query, as sent */
@@ -49,6 +63,8 @@ struct bl_sigv4_request {
 	/* S3 rules: the path is not normalized and is encoded once, and
 	 * X-Amz-Content-SHA256 is signed and sent. */
 	bool s3;
+	/* NULL: derive the signing key for this request only. */
+	struct bl_sigv4_key_cache *key_cache;
 };
 
 /* Authorization, X-Amz-Date, X-Amz-Security-Token, X-Amz-Content-SHA256. */

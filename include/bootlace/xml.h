@@ -3,8 +3,9 @@
  *
  * Parsing is strict and bounded: a document with a DOCTYPE (and so any
  * entity declaration) is refused before expat could expand anything, as is
- * one nested deeper than BL_XML_MAX_DEPTH or with more than BL_XML_MAX_NODES
- * elements.  Namespaces are ignored: an element is known by its local name
+ * one nested deeper than BL_XML_MAX_DEPTH, with more than BL_XML_MAX_NODES
+ * elements or with more than BL_XML_MAX_TEXT bytes of text in one element.
+ * Namespaces are ignored: an element is known by its local name
  * ("Response", "tagSet"), which is what AWS's documents vary in. */
 #ifndef BOOTLACE_XML_H
 #define BOOTLACE_XML_H
@@ -13,6 +14,7 @@
 
 #define BL_XML_MAX_DEPTH 32
 #define BL_XML_MAX_NODES 100000
+#define BL_XML_MAX_TEXT (64 * 1024)
 
 struct bl_xml_node {
 	char *name;                    /* local name, without a namespace prefix */
@@ -23,8 +25,9 @@ struct bl_xml_node {
 };
 
 /* Parses len bytes of text.  0 with *root set; -BL_EFORMAT with *error
- * (malloc'd, "line L, column C: what") for a malformed, DOCTYPE-bearing or
- * too deep document; -BL_ENOMEM. */
+ * (malloc'd, "line L, column C: what", columns from 1; error may be NULL)
+ * for a malformed, DOCTYPE-bearing or over-limit document; -BL_ENOMEM.
+ * On error *root is NULL. */
 int bl_xml_parse(const char *text, size_t len, struct bl_xml_node **root, char **error);
 
 void bl_xml_free(struct bl_xml_node *root);
@@ -40,10 +43,12 @@ const struct bl_xml_node *bl_xml_find(const struct bl_xml_node *node, const char
 const char *bl_xml_find_text(const struct bl_xml_node *node, const char *path);
 
 /* An AWS error document's code and message: S3's <Error><Code>..</Code>
- * <Message>..</Message></Error> or the Query API's
- * <Response><Errors><Error>...</Error></Errors></Response>.  0 with *code
- * and *message malloc'd (message may be NULL); -BL_EFORMAT when text is not
- * such a document. */
+ * <Message>..</Message></Error>, EC2's
+ * <Response><Errors><Error>...</Error></Errors></Response> or the other
+ * Query API services' <ErrorResponse><Error>...</Error></ErrorResponse>.
+ * 0 with *code and *message malloc'd, trimmed and on one line (message NULL
+ * when missing or blank); -BL_EFORMAT when text is not such a document,
+ * -BL_ENOMEM; on error both are NULL. */
 int bl_xml_aws_error(const char *text, size_t len, char **code, char **message);
 
 #endif
