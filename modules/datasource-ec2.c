@@ -5,13 +5,16 @@
  * explicitly configured endpoint), so bootlace never sends a packet to the
  * link-local metadata address of a machine that is not EC2.  Tags come from
  * IMDS's tags/instance/ (when "instance metadata tags" is on for the
- * instance; EC2 then allows no spaces or "/" in tag keys). */
+ * instance; EC2 then allows no spaces or "/" in tag keys), else from EC2
+ * DescribeTags with the instance role's credentials. */
 #include <string.h>
 #include <strings.h>
 
 #include <jansson.h>
 
+#include "bootlace/aws.h"
 #include "bootlace/datasource.h"
+#include "bootlace/ec2.h"
 #include "bootlace/error.h"
 #include "bootlace/imds.h"
 #include "bootlace/log.h"
@@ -102,17 +105,15 @@ static int identity_fallback(struct bl_imds *imds, struct bl_instance *inst)
 	return 0;
 }
 
-static int read_tags(struct bl_imds *imds, struct bl_instance *inst)
+/* Tags from IMDS's tags/instance/.  *listed is false when IMDS exposes
+ * none (instance metadata tags off, or no tags at all). */
+static int read_imds_tags(struct bl_imds *imds, struct bl_instance *inst, bool *listed)
 {
 	_cleanup_free_ char *keys = NULL;
 	int r = imds_string(imds, "meta-data/tags/instance", LIST_MAX, &keys);
-	if (r < 0)
+	*listed = r == 0 && keys && keys[strspn(keys, "\n")];
+	if (r < 0 || !*listed)
 		return r;
-	if (!keys) {
-		bl_warn("IMDS has no instance tags: turn on \"instance metadata tags\" for this "
-			"instance (InstanceMetadataTags=enabled) so layers can use them");
-		return 0;
-	}
 	char *save = NULL;
 	for (char *key = strtok_r(keys, "\n", &save); key; key = strtok_r(NULL, "\n", &save)) {
 		struct bl_buf path = {0};
@@ -131,6 +132,28 @@ static int read_tags(struct bl_imds *imds, struct bl_instance *inst)
 			return r;
 	}
 	return 0;
+}
+
+/* tags.source: imds, api (EC2 DescribeTags), or auto: IMDS, else the API. */
+static int read_tags(const struct bl_config *cfg, struct bl_imds *imds, struct bl_instance *inst)
+{
+	bool listed = false;
+	if (strcmp(cfg->tags_source, "api") != 0) {
+		int r = read_imds_tags(imds, inst, &listed);
+		if (r < 0 || listed)
+			return r;
+	}
+	if (strcmp(cfg->tags_source, "imds") == 0) {
+		bl_warn("IMDS has no instance tags: turn on \"instance metadata tags\" for this "
+			"instance (InstanceMetadataTags=enabled), or set tags.source to auto or api "
+			"to read them with EC2 DescribeTags");
+		return 0;
+	}
+	if (strcmp(cfg->tags_source, "auto") == 0)
+		bl_info("IMDS has no instance tags (instance metadata tags off); asking EC2 "
+			"DescribeTags");
+	int r = bl_ec2_describe_tags(inst->aws, inst->instance_id, NULL, 0, inst);
+	return r == -BL_ENOMEM || r == -BL_ECONFIG ? r : r < 0 ? -BL_EDATASOURCE : 0;
 }
 
 static int ec2_read(struct bl_imds *imds, struct bl_instance *inst)
@@ -152,8 +175,6 @@ static int ec2_read(struct bl_imds *imds, struct bl_instance *inst)
 				&inst->availability_zone);
 	if (r == 0 && (!inst->region || !inst->availability_zone))
 		r = identity_fallback(imds, inst);
-	if (r == 0)
-		r = read_tags(imds, inst);
 	if (r == 0) {
 		r = bl_imds_get(imds, "user-data", USER_DATA_MAX, &inst->user_data);
 		inst->has_user_data = r == 0;
@@ -176,8 +197,17 @@ static int ec2_load(const struct bl_config *cfg, struct bl_instance *inst)
 	inst->datasource = "ec2";
 	if (r == 0)
 		r = ec2_read(imds, inst);
+	/* The IMDS client stays with the AWS access: the role's credentials
+	 * come through it, now and when they are refreshed. */
+	struct bl_imds *borrowed = imds;
+	if (r == 0) {
+		imds = NULL;  /* owned by inst->aws now, or freed by a failing bl_aws_new */
+		r = bl_aws_new(cfg, inst->region, borrowed, &inst->aws);
+	}
 	if (r == 0)
-		bl_debug("IMDS: %u requests", bl_imds_request_count(imds));
+		r = read_tags(cfg, borrowed, inst);
+	if (r == 0)
+		bl_debug("IMDS: %u requests", bl_imds_request_count(borrowed));
 	bl_imds_free(imds);
 	return r;
 }

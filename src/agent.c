@@ -15,6 +15,7 @@
 #include <fcntl.h>
 #include <pwd.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <jansson.h>
@@ -60,7 +61,8 @@ struct layer {
 	bool required;
 	enum layer_status status;
 	char *reason;    /* why skipped or failed, for the record */
-	struct bl_buf body;
+	struct bl_buf body;      /* user data: the script itself */
+	struct bl_object obj;    /* the fetched object (url = this layer's) */
 	char *script;    /* where it was written to run from */
 	char sha256[65];
 	bool ran;        /* result is meaningful */
@@ -88,6 +90,7 @@ static void run_free(struct run *run)
 		free(run->layers[i].reason);
 		free(run->layers[i].script);
 		bl_buf_free(&run->layers[i].body);
+		bl_object_clear(&run->layers[i].obj);
 	}
 	free(run->layers);
 	bl_buf_free(&run->user_script);
@@ -104,7 +107,7 @@ static struct layer *add_layer(struct run *run, char *name, char *url, bool requ
 		return NULL;
 	run->layers = layers;
 	struct layer *l = &run->layers[run->n_layers++];
-	*l = (struct layer){ .name = name, .url = url, .required = required };
+	*l = (struct layer){ .name = name, .url = url, .required = required, .obj.url = url };
 	return l;
 }
 
@@ -250,33 +253,63 @@ static void print_plan(const struct run *run, FILE *out)
 		fprintf(out, "    (no layer to run)\n");
 }
 
-/* Fetches every pending layer.  Nothing runs unless all succeed. */
-static int fetch_layers(struct run *run)
+/* The layers' sources need AWS but the datasource gave no AWS access (not
+ * EC2): environment credentials and AWS_REGION then. */
+static int ensure_aws(struct run *run)
 {
-	for (size_t i = 0; i < run->n_layers; i++) {
+	for (size_t i = 0; !run->inst.aws && i < run->n_layers; i++) {
+		const struct bl_source *src = run->layers[i].url
+			? bl_source_for_url(run->layers[i].url) : NULL;
+		if (run->layers[i].status == LAYER_PENDING && src && src->needs_aws)
+			return bl_aws_new(run->cfg, run->inst.region, NULL, &run->inst.aws);
+	}
+	return 0;
+}
+
+/* Fetches every pending layer at once, each into a temp file.  Nothing runs
+ * unless all that must be there arrived whole. */
+static int fetch_layers(struct run *run, const char *tmp_dir)
+{
+	int r = ensure_aws(run);
+	struct bl_object **objs = r == 0 ? calloc(run->n_layers + 1, sizeof(*objs)) : NULL;
+	if (!objs)
+		return r < 0 ? r : -BL_ENOMEM;
+	size_t n = 0;
+	for (size_t i = 0; r == 0 && i < run->n_layers; i++) {
 		struct layer *l = &run->layers[i];
 		if (l->status != LAYER_PENDING)
 			continue;
-		if (l->url) {
-			const struct bl_source *src = bl_source_for_url(l->url);
-			int r = src ? src->fetch(run->cfg, &run->inst, l->url, &l->body) : -BL_EUNSUPPORTED;
-			if (r == -BL_ENOTFOUND && !l->required) {
-				bl_info("layer %s: no object at %s, skipped", l->name, l->url);
-				layer_set_reason(l, LAYER_SKIPPED, strdup("no such object"));
-				continue;
-			}
-			if (r < 0) {
-				char *why = r == -BL_ENOTFOUND
-					? bl_strdup_printf("required layer not found at %s", l->url)
-					: bl_strdup_printf("cannot fetch %s: %s", l->url, bl_strerror(r));
-				bl_err("layer %s: %s; nothing was run", l->name, why ? why : bl_strerror(r));
-				layer_set_reason(l, LAYER_FAILED, why);
-				return r == -BL_ENOTFOUND ? -BL_ELAYER : r;
-			}
-		}
-		bl_sha256_hex(l->body.data, l->body.len, l->sha256);
+		if (l->url)
+			objs[n++] = &l->obj;
+		else
+			r = bl_object_set_data(&l->obj, tmp_dir, l->body.data, l->body.len);
 	}
-	return 0;
+	struct bl_fetch_context ctx = { .cfg = run->cfg, .aws = run->inst.aws, .tmp_dir = tmp_dir };
+	if (r == 0)
+		r = bl_source_fetch_all(&ctx, objs, n);
+	free(objs);
+	for (size_t i = 0; r == 0 && i < run->n_layers; i++) {
+		struct layer *l = &run->layers[i];
+		if (l->status != LAYER_PENDING)
+			continue;
+		if (l->obj.result == -BL_ENOTFOUND && !l->required) {
+			bl_info("layer %s: no object at %s, skipped", l->name, l->url);
+			layer_set_reason(l, LAYER_SKIPPED, strdup("no such object"));
+			continue;
+		}
+		if (l->obj.result < 0) {
+			int err = l->obj.result;
+			char *why = err == -BL_ENOTFOUND
+				? bl_strdup_printf("required layer not found at %s", l->url)
+				: bl_strdup_printf("%s", l->obj.error ? l->obj.error : bl_strerror(err));
+			bl_err("layer %s: %s; nothing was run", l->name, why ? why : bl_strerror(err));
+			layer_set_reason(l, LAYER_FAILED, why);
+			r = err == -BL_ENOTFOUND ? -BL_ELAYER : err;
+			break;
+		}
+		memcpy(l->sha256, l->obj.sha256, sizeof(l->sha256));
+	}
+	return r;
 }
 
 static int clear_dir(const char *dir)
@@ -304,6 +337,10 @@ static int write_scripts(struct run *run)
 	/* Scripts of an earlier run of this event must not linger as if current. */
 	if (clear_dir(dir) < 0)
 		bl_warn("cannot clear old scripts in %s: %s", dir, strerror(errno));
+	if (bl_mkdir_p(dir, 0700) < 0) {
+		bl_err("cannot create %s: %s", dir, strerror(errno));
+		return -BL_EIO;
+	}
 	for (size_t i = 0; i < run->n_layers; i++) {
 		struct layer *l = &run->layers[i];
 		if (l->status != LAYER_PENDING)
@@ -318,14 +355,19 @@ static int write_scripts(struct run *run)
 		_cleanup_free_ char *rel = bl_strdup_printf("%s/%02zu-%s", rel_dir, i + 1, flat);
 		if (!rel)
 			return -BL_ENOMEM;
-		int r = bl_state_write(&run->state, rel, l->body.data, l->body.len, 0700);
-		if (r < 0)
-			return r;
 		l->script = bl_state_path(&run->state, rel);
 		if (!l->script)
 			return -BL_ENOMEM;
+		/* The fetched file itself becomes the script: it is whole and
+		 * fsynced, and rename makes it appear complete or not at all. */
+		if (chmod(l->obj.path, 0700) < 0 || rename(l->obj.path, l->script) < 0) {
+			bl_err("cannot install %s as %s: %s", l->name, l->script, strerror(errno));
+			return -BL_EIO;
+		}
+		free(l->obj.path);
+		l->obj.path = NULL;
 	}
-	return 0;
+	return bl_fsync_dir(dir);
 }
 
 static json_t *instance_json(const struct bl_instance *inst)
@@ -346,8 +388,12 @@ static json_t *layer_json(const struct layer *l)
 		return NULL;
 	if (!l->url)
 		json_object_set_new(o, "source", json_string(USER_DATA_LAYER));
-	if (l->sha256[0])
+	if (l->sha256[0]) {
 		json_object_set_new(o, "sha256", json_string(l->sha256));
+		json_object_set_new(o, "size", json_integer((json_int_t)l->obj.size));
+	}
+	if (l->obj.etag)
+		json_object_set_new(o, "etag", json_string(l->obj.etag));
 	if (l->reason)
 		json_object_set_new(o, "reason", json_string(l->reason));
 	if (l->ran) {
@@ -546,7 +592,15 @@ static int execute(struct run *run)
 	time_t started = time(NULL);
 	double t0 = bl_now_monotonic();
 	int log_fd = -1;
-	int r = fetch_layers(run);
+	_cleanup_free_ char *tmp_dir = bl_state_path(&run->state, "tmp");
+	if (!tmp_dir)
+		return -BL_ENOMEM;
+	/* A run that was killed may have left partial downloads behind. */
+	int r = bl_mkdir_p(tmp_dir, 0700) < 0 ? -BL_EIO : 0;
+	if (r == 0 && clear_dir(tmp_dir) < 0)
+		bl_warn("cannot clear %s: %s", tmp_dir, strerror(errno));
+	if (r == 0)
+		r = fetch_layers(run, tmp_dir);
 	if (r == 0)
 		r = write_context(run);
 	if (r == 0)

@@ -3,6 +3,7 @@
 
 #include <string.h>
 
+#include "bootlace/aws.h"
 #include "bootlace/error.h"
 
 int bl_instance_set_tag(struct bl_instance *inst, const char *key, const char *value)
@@ -50,5 +51,6 @@ void bl_instance_free(struct bl_instance *inst)
 	free(inst->region);
 	free(inst->availability_zone);
 	bl_buf_free(&inst->user_data);
+	bl_aws_free(inst->aws);
 	*inst = (struct bl_instance){0};
 }

@@ -1,13 +1,23 @@
-/* source.c - picks the fetcher for a layer URL by its scheme (source.h).
- * New schemes (s3://, https://) join the table below. */
+/* source.c - picks the fetcher for a layer URL by its scheme (source.h),
+ * and the object bookkeeping every fetcher shares. */
 #include "bootlace/source.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "bootlace/error.h"
+#include "bootlace/log.h"
+#include "bootlace/transfer.h"
 
 static const struct bl_source *const sources[] = {
 	&bl_source_file,
+	&bl_source_s3,
+	&bl_source_https,
+	&bl_source_http,
 };
 
 /* Length of "scheme" in "scheme://...", 0 if url has no such prefix. */
@@ -24,6 +34,112 @@ const struct bl_source *bl_source_for_url(const char *url)
 		if (strlen(sources[i]->scheme) == n && strncmp(url, sources[i]->scheme, n) == 0)
 			return sources[i];
 	return NULL;
+}
+
+int bl_source_fetch_all(const struct bl_fetch_context *ctx, struct bl_object *const *objs,
+			size_t n)
+{
+	/* One batch per scheme, so each fetcher runs its objects in parallel. */
+	struct bl_object **batch = calloc(n ? n : 1, sizeof(*batch));
+	if (!batch)
+		return -BL_ENOMEM;
+	int r = 0;
+	for (size_t s = 0; r == 0 && s < ARRAY_SIZE(sources); s++) {
+		size_t m = 0;
+		for (size_t i = 0; i < n; i++)
+			if (bl_source_for_url(objs[i]->url) == sources[s])
+				batch[m++] = objs[i];
+		if (m)
+			r = sources[s]->fetch(ctx, batch, m);
+	}
+	free(batch);
+	for (size_t i = 0; r == 0 && i < n; i++)
+		if (!bl_source_for_url(objs[i]->url))
+			bl_object_fail(objs[i], -BL_EUNSUPPORTED, "%s: unsupported scheme", objs[i]->url);
+	return r;
+}
+
+int bl_source_download(const struct bl_fetch_context *ctx, struct bl_object *const *objs,
+		       struct bl_download *d, size_t n)
+{
+	struct bl_transfer_options opts = {
+		.tmp_dir = ctx->tmp_dir,
+		.ca_file = ctx->cfg->tls_ca_file,
+	};
+	for (size_t i = 0; i < n; i++) {
+		d[i].name = objs[i]->url;
+		d[i].max_size = ctx->cfg->s3_max_object_size;
+	}
+	int r = bl_transfer_run(d, n, &opts);
+	for (size_t i = 0; r == 0 && i < n; i++) {
+		struct bl_object *obj = objs[i];
+		obj->result = d[i].result;
+		obj->size = d[i].size;
+		memcpy(obj->sha256, d[i].sha256, sizeof(obj->sha256));
+		/* Taken over: the download no longer owns them. */
+		obj->path = d[i].path;
+		obj->error = d[i].error;
+		obj->etag = d[i].etag;
+		d[i].path = d[i].error = d[i].etag = NULL;
+		if (obj->result < 0 && !obj->error)
+			bl_object_fail(obj, obj->result, "%s: %s", obj->url, bl_strerror(obj->result));
+	}
+	for (size_t i = 0; i < n; i++)
+		bl_download_clear(&d[i]);
+	return r;
+}
+
+int bl_object_set_data(struct bl_object *obj, const char *tmp_dir, const void *data, size_t len)
+{
+	char *path = bl_strdup_printf("%s/object.XXXXXX", tmp_dir);
+	if (!path)
+		return -BL_ENOMEM;
+	int fd = mkostemp(path, O_CLOEXEC);
+	if (fd < 0) {
+		bl_object_fail(obj, -BL_EIO, "cannot create a temp file in %s: %s", tmp_dir,
+			       strerror(errno));
+		free(path);
+		return obj->result;
+	}
+	int r = bl_write_all(fd, data, len);
+	if (r == 0 && fsync(fd) < 0)
+		r = -BL_EIO;
+	if (close(fd) < 0)
+		r = -BL_EIO;
+	if (r < 0) {
+		bl_object_fail(obj, -BL_EIO, "cannot write %s: %s", path, strerror(errno));
+		unlink(path);
+		free(path);
+		return obj->result;
+	}
+	obj->path = path;
+	obj->size = len;
+	obj->result = 0;
+	bl_sha256_hex(data, len, obj->sha256);
+	return 0;
+}
+
+void bl_object_fail(struct bl_object *obj, int err, const char *fmt, ...)
+{
+	va_list ap;
+	char *msg = NULL;
+	va_start(ap, fmt);
+	if (vasprintf(&msg, fmt, ap) < 0)
+		msg = NULL;
+	va_end(ap);
+	free(obj->error);
+	obj->error = msg;
+	obj->result = err;
+}
+
+void bl_object_clear(struct bl_object *obj)
+{
+	if (obj->path)
+		unlink(obj->path);
+	free(obj->path);
+	free(obj->error);
+	free(obj->etag);
+	*obj = (struct bl_object){ .url = obj->url };
 }
 
 char *bl_source_join(const char *base, const char *path)
@@ -62,9 +178,6 @@ int bl_source_validate(const char *url, char **msg)
 					(int)scheme_length(url), url, schemes ? schemes : "");
 		return -BL_ECONFIG;
 	}
-	if (strncmp(url, "file://", 7) == 0 && url[7] != '/') {
-		*msg = bl_strdup_printf("\"%s\": a file:// URL needs an absolute path (file:///dir/)", url);
-		return -BL_ECONFIG;
-	}
-	return 0;
+	const struct bl_source *src = bl_source_for_url(url);
+	return src->validate ? src->validate(url, msg) : 0;
 }

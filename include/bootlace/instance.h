@@ -8,6 +8,8 @@
 #include <stddef.h>
 #include "util.h"
 
+struct bl_aws;
+
 struct bl_tag {
 	char *key;
 	char *value;
@@ -22,6 +24,10 @@ struct bl_instance {
 	size_t n_tags;
 	struct bl_buf user_data;  /* raw, as the datasource returned it; never logged */
 	bool has_user_data;
+	/* AWS access as this instance (region, credentials, endpoints): set by
+	 * the ec2 datasource, or by the agent when a layer source needs AWS.
+	 * Owned by the record. */
+	struct bl_aws *aws;
 };
 
 /* Adds or replaces a tag (copies key and value). */

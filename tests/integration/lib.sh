@@ -8,6 +8,11 @@ set -eu
 # can reach a metadata service unless a test starts the loopback emulator.
 unset AWS_EC2_METADATA_SERVICE_ENDPOINT AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE
 export AWS_EC2_METADATA_DISABLED=true
+# Nor AWS: no credentials are inherited, and any AWS call a test does not
+# point at an emulator goes to a closed loopback port instead of AWS.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+	AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_EC2 AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
+export AWS_ENDPOINT_URL=http://127.0.0.1:9
 WORLD=$(mktemp -d "${TMPDIR:-/tmp}/bootlace-it.XXXXXX")
 trap 'rm -rf "$WORLD"' EXIT
 CONFIG="$WORLD/etc/bootlace.yaml"
@@ -78,4 +83,27 @@ $OUT"; fi
 expect_order() {
 	got=$(cat "$ORDER" 2>/dev/null | tr '\n' ' ')
 	[ "$got" = "$1" ] || fail "layers ran as [$got], expected [$1]"
+}
+
+# aws_world [world.py options]: the layers of world_init put in a bucket of
+# an emulated AWS (moto with request authentication on, behind the fault
+# proxy, and the IMDS emulator handing out the instance role's credentials;
+# tests/emulators/aws.sh), and bootlace configured for it: datasource ec2,
+# source s3://BUCKET/PREFIX, endpoints on loopback.  Call after world_init.
+aws_world() {
+	. "$(dirname "$0")/../emulators/lib.sh"
+	. "$(dirname "$0")/../emulators/aws.sh"
+	aws_world_start "$WORLD/layers" "$@" || fail "the emulated AWS world did not start"
+	unset AWS_EC2_METADATA_DISABLED
+	export AWS_ENDPOINT_URL_S3="$WORLD_S3_ENDPOINT" AWS_ENDPOINT_URL_EC2="$WORLD_EC2_ENDPOINT"
+	cat > "$CONFIG" <<YAML
+datasource: ec2
+source: s3://$WORLD_BUCKET/$WORLD_PREFIX
+state_dir: $WORLD/state
+YAML
+}
+
+# fresh_state: forget what ran, so the next run is a first boot again.
+fresh_state() {
+	rm -rf "$WORLD/state" "$ORDER"
 }

@@ -8,6 +8,11 @@ export BOOTLACE
 # unless a test starts the loopback emulator and turns it on.
 unset AWS_EC2_METADATA_SERVICE_ENDPOINT AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE
 export AWS_EC2_METADATA_DISABLED=true
+# Nor AWS: no credentials are inherited, and any AWS call a test does not
+# point at an emulator goes to a closed loopback port instead of AWS.
+unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
+	AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_EC2 AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
+export AWS_ENDPOINT_URL=http://127.0.0.1:9
 passed=0 failed=0
 for t in "$here"/test-*.sh "$here"/../emulators/test-*.sh; do
 	name=$(basename "$t" .sh)

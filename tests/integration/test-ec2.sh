@@ -32,8 +32,10 @@ assert c["instance"]["region"] == "eu-central-1", c
 assert c["instance"]["tags"] == {"role": "web", "environment": "production", "Name": "web 1"}, c
 PY
 
-# Tags off in the instance's metadata options: a warning, base still runs.
+# Tags off in the instance's metadata options, and tags.source: imds (no
+# DescribeTags fallback): a warning, base still runs.
 imds_control POST options '{"tags": false}' >/dev/null
+printf 'tags:\n  source: imds\n' >> "$CONFIG"
 layer base/configure.sh 0
 bl run --event configure
 expect_rc 0

@@ -261,8 +261,8 @@ static void test_string_errors(void **state)
 			 "tags.environment: expected a non-empty string, got a quoted string \"\"");
 	assert_one_error(f, "tags: [role]\n", 1, 7, "tags: expected a mapping, got a list");
 	assert_one_error(f, "source: ftp://example.com/\n", 1, 9,
-			 "source: scheme ftp:// is not supported "
-			 "by this build (supported: file://)");
+			 "source: scheme ftp:// is not supported by this build "
+			 "(supported: file://, s3://, https://, http://)");
 	assert_string_equal(f->cfg.state_dir, "/var/lib/bootlace");
 	assert_string_equal(f->cfg.tag_role, "role");
 	assert_null(f->cfg.source);

@@ -1,6 +1,10 @@
-/* test-source.c - layer sources (src/source.c, modules/source-file.c): URL joining, base URL validation, scheme lookup and whole-object file:// fetches. */
+/* test-source.c - layer sources (src/source.c, modules/source-file.c): URL
+ * joining, base URL validation for every scheme, scheme lookup and
+ * whole-object file:// fetches into temp files.  s3:// and https:// fetches
+ * run against emulators in tests/integration. */
 #include "testutil.h"
 
+#include <dirent.h>
 #include <fcntl.h>
 
 #include "bootlace/error.h"
@@ -65,11 +69,17 @@ static void test_validate(void **state)
 	expect_invalid("file:/srv/", "\"file:/srv/\" is not a URL");
 	expect_invalid("", "\"\" is not a URL");
 	expect_invalid("://x", "\"://x\" is not a URL");
-	/* Known elsewhere, not in this build: the message names the scheme and
-	 * what is supported. */
-	expect_invalid("s3://b/", "scheme s3:// is not supported by this build (supported: file://)");
-	expect_invalid("https://example.com/bootstrap/",
-		       "scheme https:// is not supported by this build (supported: file://)");
+	expect_valid("s3://my-bucket/bootstrap/");
+	expect_valid("s3://my.dotted.bucket");
+	expect_valid("https://example.com/bootstrap/");
+	expect_valid("http://10.0.0.1:8080/");
+	expect_invalid("s3://b/", "\"s3://b/\": \"b\" is not a valid S3 bucket name");
+	expect_invalid("s3://My_Bucket/x", "\"My_Bucket\" is not a valid S3 bucket name");
+	expect_invalid("s3:///x", "\"\" is not a valid S3 bucket name");
+	expect_invalid("https:///path", "no host name");
+	/* An unknown scheme: the message names it and what is supported. */
+	expect_invalid("ftp://example.com/", "scheme ftp:// is not supported by this build "
+		       "(supported: file://, s3://, https://, http://)");
 	expect_invalid("files:///srv/", "scheme files:// is not supported");
 	expect_invalid("fil:///srv/", "scheme fil:// is not supported");
 }
@@ -79,8 +89,12 @@ static void test_for_url(void **state)
 	(void)state;
 	assert_ptr_equal(bl_source_for_url("file:///srv/x"), &bl_source_file);
 	assert_string_equal(bl_source_file.scheme, "file");
-	assert_null(bl_source_for_url("s3://bucket/x"));
-	assert_null(bl_source_for_url("https://example.com/x"));
+	assert_ptr_equal(bl_source_for_url("s3://bucket/x"), &bl_source_s3);
+	assert_true(bl_source_s3.needs_aws);
+	assert_false(bl_source_file.needs_aws);
+	assert_ptr_equal(bl_source_for_url("https://example.com/x"), &bl_source_https);
+	assert_ptr_equal(bl_source_for_url("http://example.com/x"), &bl_source_http);
+	assert_null(bl_source_for_url("s3a://bucket/x"));
 	assert_null(bl_source_for_url("files:///srv/x"));
 	assert_null(bl_source_for_url("fil:///srv/x"));
 	assert_null(bl_source_for_url("/srv/x"));
@@ -91,6 +105,8 @@ static void test_for_url(void **state)
 struct fixture {
 	char *tmp;
 	char *url_base;  /* "file://<tmp>/" */
+	char *tmp_dir;   /* where fetched objects land */
+	struct bl_config cfg;
 	struct bl_buf body;
 };
 
@@ -101,6 +117,9 @@ static int setup(void **state)
 	f->tmp = tu_mkdtemp();
 	assert_non_null(f->tmp);
 	assert_true(asprintf(&f->url_base, "file://%s/", f->tmp) > 0);
+	assert_true(asprintf(&f->tmp_dir, "%s/.fetched", f->tmp) > 0);
+	assert_int_equal(mkdir(f->tmp_dir, 0700), 0);
+	assert_int_equal(bl_config_init(&f->cfg), 0);
 	alarm(60);  /* a fetch that blocks (on a FIFO, say) fails instead of hanging */
 	*state = f;
 	return 0;
@@ -111,19 +130,54 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 	alarm(0);
 	bl_buf_free(&f->body);
+	bl_config_free(&f->cfg);
+	free(f->tmp_dir);
 	free(f->url_base);
 	tu_rmtree(f->tmp);
 	free(f);
 	return 0;
 }
 
+/* Files in the fetch directory: a failed fetch must leave none. */
+static size_t count_fetched(const struct fixture *f)
+{
+	DIR *d = opendir(f->tmp_dir);
+	assert_non_null(d);
+	size_t n = 0;
+	for (struct dirent *e; (e = readdir(d));)
+		n += e->d_name[0] != '.';
+	closedir(d);
+	return n;
+}
+
+/* Fetches rel into f->body (empty on failure); returns the object's result. */
 static int fetch(struct fixture *f, const char *rel)
 {
 	char *url = bl_source_join(f->url_base, rel);
 	assert_non_null(url);
-	const struct bl_source *src = bl_source_for_url(url);
-	assert_ptr_equal(src, &bl_source_file);
-	int r = src->fetch(NULL, NULL, url, &f->body);
+	assert_ptr_equal(bl_source_for_url(url), &bl_source_file);
+	struct bl_object obj = { .url = url };
+	struct bl_object *objs[] = { &obj };
+	struct bl_fetch_context ctx = { .cfg = &f->cfg, .tmp_dir = f->tmp_dir };
+	bl_buf_free(&f->body);
+	assert_int_equal(bl_source_fetch_all(&ctx, objs, 1), 0);
+	if (obj.result == 0) {
+		struct stat st;
+		assert_int_equal(stat(obj.path, &st), 0);
+		assert_int_equal(st.st_mode & 0777, 0600);
+		assert_int_equal(bl_read_file(obj.path, SIZE_MAX, &f->body), 0);
+		assert_int_equal(obj.size, f->body.len);
+		char sha[65];
+		bl_sha256_hex(f->body.data, f->body.len, sha);
+		assert_string_equal(obj.sha256, sha);
+	} else {
+		assert_non_null(obj.error);
+		assert_null(obj.path);
+		assert_int_equal(count_fetched(f), 0);
+	}
+	int r = obj.result;
+	bl_object_clear(&obj);
+	assert_int_equal(count_fetched(f), 0);
 	free(url);
 	return r;
 }
@@ -229,19 +283,26 @@ static void make_sparse(const char *dir, const char *name, off_t size)
 static void test_fetch_size_limit(void **state)
 {
 	struct fixture *f = *state;
-	make_sparse(f->tmp, "huge.sh", (off_t)BL_LAYER_MAX_SIZE + 1);
+	const size_t max = f->cfg.s3_max_object_size;
+	assert_int_equal(max, BL_DEFAULT_MAX_OBJECT_SIZE);
+	make_sparse(f->tmp, "huge.sh", (off_t)max + 1);
 	assert_int_equal(fetch(f, "huge.sh"), -BL_ETOOBIG);
 	expect_empty_body(f);
-	make_sparse(f->tmp, "huger.sh", (off_t)4 * BL_LAYER_MAX_SIZE);
+	make_sparse(f->tmp, "huger.sh", (off_t)4 * max);
 	assert_int_equal(fetch(f, "huger.sh"), -BL_ETOOBIG);
 	expect_empty_body(f);
 
 	/* Exactly the limit is delivered, whole. */
-	make_sparse(f->tmp, "max.sh", (off_t)BL_LAYER_MAX_SIZE);
+	make_sparse(f->tmp, "max.sh", (off_t)max);
 	assert_int_equal(fetch(f, "max.sh"), 0);
-	assert_int_equal(f->body.len, BL_LAYER_MAX_SIZE);
+	assert_int_equal(f->body.len, max);
 	assert_int_equal(f->body.data[0], '\0');
-	assert_int_equal(f->body.data[BL_LAYER_MAX_SIZE - 1], '\0');
+	assert_int_equal(f->body.data[max - 1], '\0');
+
+	/* The cap is the config's. */
+	f->cfg.s3_max_object_size = 100;
+	make_sparse(f->tmp, "small.sh", 101);
+	assert_int_equal(fetch(f, "small.sh"), -BL_ETOOBIG);
 }
 
 int main(void)
