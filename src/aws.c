@@ -17,12 +17,12 @@
 #include <openssl/crypto.h>
 
 #include "bootlace/error.h"
+#include "bootlace/http.h"
 #include "bootlace/log.h"
 
 #define REGION_MAX 32
 #define BUCKET_DNS_MIN 3
 #define BUCKET_DNS_MAX 63
-#define PORT_DIGITS_MAX 5
 #define ROLE_NAME_MAX 64
 #define ROLE_LIST_MAX 4096
 #define ROLE_DOC_MAX (64 * 1024)
@@ -103,46 +103,21 @@ static const char *domain_for(const char *region)
 	return strncmp(region, "cn-", 3) == 0 ? "amazonaws.com.cn" : "amazonaws.com";
 }
 
-/* scheme://host[:port][/prefix] with nothing else (no user, query or
- * fragment), the prefix made only of characters that encode as themselves
- * so that the path signs as sent.  Fills e with a copy minus trailing '/'. */
+/* Checks url (bl_http_validate_endpoint) and fills e with a copy minus
+ * trailing '/'. */
 static int parse_endpoint(const char *url, struct endpoint *e)
 {
-	size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 :
-			strncmp(url, "http://", 7) == 0 ? 7 : 0;
-	const char *host = url + scheme;
-	const char *p = host;
-	if (*p == '[') {
-		size_t n = strspn(p + 1, "0123456789abcdefABCDEF:.");
-		p = n > 0 && p[n + 1] == ']' ? p + n + 2 : host;
-	} else {
-		p += strspn(p, ALNUM ".-_");
-	}
-	bool ok = scheme && p > host;
-	if (ok && *p == ':') {
-		size_t n = strspn(p + 1, "0123456789");
-		long port = n > 0 && n <= PORT_DIGITS_MAX ? strtol(p + 1, NULL, 10) : 0;
-		ok = port > 0 && port <= 65535;
-		p += n + 1;
-	}
-	if (ok && *p == '/')
-		p += strspn(p, ALNUM "-._~/");
-	if (!ok || *p) {
-		/* A user:password@ would be a secret: not echoed. */
-		if (strchr(url, '@')) {
-			bl_err("%s: an endpoint URL cannot hold a user name or password",
-			       e->source);
-			return -BL_ECONFIG;
-		}
-		bl_err("%s: \"%s\" is not an endpoint URL of the form http(s)://host[:port][/path] "
-		       "(path characters: A-Z a-z 0-9 - . _ ~ /)", e->source, url);
-		return -BL_ECONFIG;
+	_cleanup_free_ char *msg = NULL;
+	int r = bl_http_validate_endpoint(url, &msg);
+	if (r < 0) {
+		bl_err("%s: %s", e->source, msg ? msg : bl_strerror(r));
+		return r;
 	}
 	size_t len = strlen(url);
 	while (url[len - 1] == '/')
 		len--;
 	e->url = strndup(url, len);
-	e->host = scheme;
+	e->host = strstr(url, "://") + 3 - url;
 	return e->url ? 0 : -BL_ENOMEM;
 }
 

@@ -16,8 +16,8 @@
 #include <string.h>
 
 #include "bootlace/error.h"
+#include "bootlace/http.h"
 #include "bootlace/source.h"
-#include "bootlace/imds.h"
 #include "bootlace/template.h"
 #include "bootlace/util.h"
 #include "bootlace/yaml.h"
@@ -33,7 +33,7 @@ enum value_type {
 	V_NAME,       /* char *: non-empty string */
 	V_ABS_PATH,   /* char *: absolute path */
 	V_URL,        /* char *: checked by bl_source_validate() */
-	V_ENDPOINT,   /* char *: checked by bl_imds_validate_endpoint() */
+	V_ENDPOINT,   /* char *: checked by bl_http_validate_endpoint() */
 	V_TEMPLATE,   /* char *: checked by bl_template_validate() */
 	V_UINT,       /* unsigned: plain decimal, min..max */
 	V_BOOL,       /* bool */
@@ -385,7 +385,7 @@ static int apply_validated(struct merge *m, const struct key_spec *spec,
 	if (spec->type == V_URL)
 		r = bl_source_validate(v->scalar, &msg);
 	else if (spec->type == V_ENDPOINT)
-		r = bl_imds_validate_endpoint(v->scalar, &msg);
+		r = bl_http_validate_endpoint(v->scalar, &msg);
 	else
 		r = bl_template_validate(v->scalar, &msg, &col);
 	if (r == -BL_ENOMEM)

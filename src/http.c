@@ -14,6 +14,9 @@
 
 #include "bootlace/error.h"
 
+#define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
+#define PORT_DIGITS_MAX 5
+
 struct bl_http {
 	CURL *curl;
 	char error[CURL_ERROR_SIZE];
@@ -24,6 +27,41 @@ struct transfer {
 	size_t max_body;
 	bool too_big;
 };
+
+int bl_http_validate_endpoint(const char *url, char **msg)
+{
+	size_t scheme = strncmp(url, "https://", 8) == 0 ? 8 :
+			strncmp(url, "http://", 7) == 0 ? 7 : 0;
+	const char *host = url + scheme;
+	const char *p = host;
+	*msg = NULL;
+	if (*p == '[') {
+		size_t n = strspn(p + 1, "0123456789abcdefABCDEF:.");
+		p = n > 0 && p[n + 1] == ']' ? p + n + 2 : host;
+	} else {
+		p += strspn(p, ALNUM ".-_");
+	}
+	bool ok = scheme && p > host;
+	if (ok && *p == ':') {
+		size_t n = strspn(p + 1, "0123456789");
+		long port = n > 0 && n <= PORT_DIGITS_MAX ? strtol(p + 1, NULL, 10) : 0;
+		ok = port > 0 && port <= 65535;
+		p += n + 1;
+	}
+	if (ok && *p == '/')
+		p += strspn(p, ALNUM "-._~/");
+	if (ok && !*p)
+		return 0;
+	if (!scheme)
+		*msg = bl_strdup_printf("\"%s\" is not an http:// or https:// URL", url);
+	else if (strchr(url, '@'))  /* a user:password@ would be a secret: not echoed */
+		*msg = strdup("an endpoint URL cannot hold a user name or password");
+	else
+		*msg = bl_strdup_printf("\"%s\" is not an endpoint URL of the form "
+					"http(s)://host[:port][/path] (path characters: "
+					"A-Z a-z 0-9 - . _ ~ /)", url);
+	return -BL_ECONFIG;
+}
 
 int bl_http_new(struct bl_http **out)
 {

@@ -46,15 +46,6 @@ static bool env_true(const char *name)
 	return v && strcasecmp(v, "true") == 0;
 }
 
-int bl_imds_validate_endpoint(const char *url, char **msg)
-{
-	*msg = NULL;
-	if (strncmp(url, "http://", 7) == 0 || strncmp(url, "https://", 8) == 0)
-		return 0;
-	*msg = bl_strdup_printf("\"%s\" is not an http:// or https:// URL", url);
-	return -BL_ECONFIG;
-}
-
 int bl_imds_resolve_endpoint(const char *config_endpoint, const char *config_mode,
 			     char **out)
 {
@@ -68,7 +59,7 @@ int bl_imds_resolve_endpoint(const char *config_endpoint, const char *config_mod
 		endpoint = config_endpoint;
 	if (endpoint && *endpoint) {
 		_cleanup_free_ char *msg = NULL;
-		if (bl_imds_validate_endpoint(endpoint, &msg) < 0) {
+		if (bl_http_validate_endpoint(endpoint, &msg) < 0) {
 			bl_err("IMDS endpoint %s", msg ? msg : endpoint);
 			return -BL_ECONFIG;
 		}

@@ -33,6 +33,13 @@ struct bl_http_response {
 	char *etag;                  /* ETag header, if any */
 };
 
+/* Checks an endpoint URL (IMDS, S3, EC2 overrides): http(s)://host[:port]
+ * [/path] and nothing else (no user, query or fragment), the path made only
+ * of characters that encode as themselves, so that it signs as sent.  0, or
+ * -BL_ECONFIG with *msg (malloc'd) saying what is wrong, never echoing a
+ * password. */
+int bl_http_validate_endpoint(const char *url, char **msg);
+
 int bl_http_new(struct bl_http **out);
 void bl_http_free(struct bl_http *http);
 

@@ -34,9 +34,6 @@ struct bl_imds;
 int bl_imds_resolve_endpoint(const char *config_endpoint, const char *config_mode,
 			     char **out);
 
-/* Checks an endpoint URL's syntax (http:// or https://); *msg on error. */
-int bl_imds_validate_endpoint(const char *url, char **msg);
-
 int bl_imds_new(const struct bl_imds_options *opts, struct bl_imds **out);
 void bl_imds_free(struct bl_imds *imds);
 
