@@ -1,7 +1,7 @@
 /* main.c - the bootlace command line: parses a command and its options,
  * loads the configuration and hands over to the subsystem that does the
  * work.  Exit codes are the contract documented in bootlace(8):
- * 0 ok, 1 a layer failed, 2 usage or config error, 3 datasource or network
+ * 0 ok, 1 a layer failed, 2 usage or config error, 3 datasource, AWS or network
  * error, 4 another bootlace holds the lock. */
 #include <getopt.h>
 #include <stdio.h>
@@ -110,7 +110,7 @@ static void print_usage(FILE *out)
 		"  0  success (or nothing to do)\n"
 		"  1  a layer failed (or could not be resolved or fetched)\n"
 		"  2  usage or configuration error\n"
-		"  3  datasource or network error\n"
+		"  3  datasource, AWS or network error\n"
 		"  4  another bootlace holds the state directory lock\n\n"
 		"See bootlace(8) and bootlace.yaml(5).\n");
 }

@@ -103,6 +103,43 @@ static void test_defaults(void **state)
 	assert_memory_equal(c, &zero, sizeof(zero));
 }
 
+static void test_aws_keys(void **state)
+{
+	struct fixture *f = *state;
+	struct bl_config *c = &f->cfg;
+	assert_string_equal(c->tags_source, "auto");
+	assert_null(c->s3_endpoint);
+	assert_string_equal(c->s3_addressing_style, "auto");
+	assert_int_equal(c->s3_max_object_size, 10 * 1024 * 1024);
+	assert_null(c->ec2_endpoint);
+	assert_null(c->tls_ca_file);
+	assert_int_equal(merge(f, "tags: { source: api }\n"
+				  "s3:\n  endpoint: http://127.0.0.1:5000/\n  addressing_style: path\n"
+				  "  max_object_size: 1\n"
+				  "ec2: { endpoint: \"https://ec2.internal.example:8443/api\" }\n"
+				  "tls: { ca_file: /etc/ssl/private-ca.pem }\n"), 0);
+	assert_string_equal(c->tags_source, "api");
+	assert_string_equal(c->s3_endpoint, "http://127.0.0.1:5000/");
+	assert_string_equal(c->s3_addressing_style, "path");
+	assert_int_equal(c->s3_max_object_size, 1);
+	assert_string_equal(c->ec2_endpoint, "https://ec2.internal.example:8443/api");
+	assert_string_equal(c->tls_ca_file, "/etc/ssl/private-ca.pem");
+
+	assert_one_error(f, "tags: { source: ec2 }\n", 1, 17,
+			 "tags.source: expected one of auto, imds, api, got \"ec2\"");
+	assert_one_error(f, "s3: { addressing_style: dns }\n", 1, 25,
+			 "s3.addressing_style: expected one of auto, path, virtual, got \"dns\"");
+	assert_one_error(f, "s3: { max_object_size: 0 }\n", 1, 24,
+			 "s3.max_object_size: expected an integer from 1 to 1073741824, got \"0\"");
+	assert_one_error(f, "s3: { endpoint: \"http://127.0.0.1:5000/?x=1\" }\n", 1, 17,
+			 "s3.endpoint: \"http://127.0.0.1:5000/?x=1\" is not an endpoint URL of the "
+			 "form http(s)://host[:port][/path] (path characters: A-Z a-z 0-9 - . _ ~ /)");
+	assert_one_error(f, "ec2: { endpoint: \"https://user:secret@ec2.example\" }\n", 1, 18,
+			 "ec2.endpoint: an endpoint URL cannot hold a user name or password");
+	assert_one_error(f, "tls: { ca_file: ca.pem }\n", 1, 17,
+			 "tls.ca_file: expected an absolute path, got \"ca.pem\"");
+}
+
 static void test_imds_keys(void **state)
 {
 	struct fixture *f = *state;
@@ -548,6 +585,7 @@ int main(void)
 		TEST(test_defaults),
 		TEST(test_full_file),
 		TEST(test_imds_keys),
+		TEST(test_aws_keys),
 		TEST(test_partial_document_keeps_other_keys),
 		TEST(test_empty_documents),
 		TEST(test_top_level_must_be_a_mapping),
