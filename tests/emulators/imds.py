@@ -78,6 +78,7 @@ import os
 import re
 import secrets
 import signal
+import socket
 import sys
 import threading
 import time
@@ -338,6 +339,12 @@ def error_page(status):
 class Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     timeout = 30  # idle keep-alive connections
+
+    def setup(self):
+        super().setup()
+        # http.server writes headers and body separately: without this,
+        # Nagle + delayed ACK stall every keep-alive request ~40 ms.
+        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def version_string(self):
         return "EC2ws"

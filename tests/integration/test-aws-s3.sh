@@ -45,6 +45,7 @@ bl run
 expect_rc 0
 expect_out "layer environments/production/setup.sh: no object at"
 expect_order "base/setup.sh roles/web/setup.sh "
+world_put "${WORLD_PREFIX}environments/production/setup.sh" "$WORLD/layers/environments/production/setup.sh"
 
 # A required layer that is missing stops everything before anything runs.
 fresh_state
@@ -61,7 +62,7 @@ faultproxy_fault '[{"match": "roles/web/setup.sh", "times": 2, "action": "status
 bl run
 expect_rc 0
 expect_out "503"
-expect_order "base/setup.sh roles/web/setup.sh "
+expect_order "base/setup.sh roles/web/setup.sh environments/production/setup.sh "
 [ "$(faultproxy_requests text | grep -c 'GET .*roles/web/setup.sh')" -ge 3 ] ||
 	fail "the throttled layer was not retried: $(faultproxy_requests text)"
 
@@ -70,7 +71,7 @@ fresh_state
 faultproxy_fault '[{"match": "roles/web/setup.sh", "times": 1, "action": "truncate", "bytes": 10}]'
 bl run
 expect_rc 0
-expect_order "base/setup.sh roles/web/setup.sh "
+expect_order "base/setup.sh roles/web/setup.sh environments/production/setup.sh "
 
 # An object over s3.max_object_size: refused, nothing runs.
 fresh_state
@@ -84,6 +85,8 @@ expect_out "1024"
 [ ! -e "$ORDER" ] || fail "layers ran although one was over the size cap"
 [ -z "$(ls -A "$WORLD/state/tmp")" ] || fail "temp files left: $(ls "$WORLD/state/tmp")"
 sed -i '/^s3:/,$d' "$CONFIG"
+layer roles/web/setup.sh 0
+world_put "${WORLD_PREFIX}roles/web/setup.sh" "$WORLD/layers/roles/web/setup.sh"
 
 # The bucket answers from another region: followed once, signed for it.
 fresh_state
@@ -91,4 +94,13 @@ faultproxy_fault '[{"match": "base/setup.sh", "times": 1, "action": "status", "s
 bl run
 expect_rc 0
 expect_out "is in us-west-2"
-expect_order "base/setup.sh roles/web/setup.sh "
+expect_order "base/setup.sh roles/web/setup.sh environments/production/setup.sh "
+
+# The instance has no role tag: the role overlay is skipped with a warning
+# naming the tag; base and environment still run.
+fresh_state
+imds_control POST data '{"tags": {"environment": "production"}}' >/dev/null
+bl run
+expect_rc 0
+expect_out "the instance has no tag \"role\""
+expect_order "base/setup.sh environments/production/setup.sh "
