@@ -70,7 +70,7 @@ static int s3_prepare(struct bl_download *d)
 	d->url = bl_aws_s3_object_url(g->aws, g->bucket, g->key, g->region, &error);
 	if (!d->url) {
 		free(d->error);
-		d->error = bl_strdup_printf("%s: %s", d->name, error ? error : "out of memory");
+		d->error = strdup(error ? error : "out of memory");
 		return error ? -BL_ECONFIG : -BL_ENOMEM;
 	}
 	/* Asks S3 for the object's SHA-256 when it was stored with one, so the
@@ -83,7 +83,7 @@ static int s3_prepare(struct bl_download *d)
 	int r = bl_aws_sign(g->aws, &req, "s3", g->region, &sig);
 	if (r < 0) {
 		free(d->error);
-		d->error = bl_strdup_printf("%s: cannot sign the request: %s", d->name, bl_strerror(r));
+		d->error = bl_strdup_printf("cannot sign the request: %s", bl_strerror(r));
 		return r;
 	}
 	size_t n = 0;
@@ -111,11 +111,13 @@ static enum bl_download_verdict follow_region(struct bl_download *d, struct s3_g
 		free(g->region);
 		g->region = strdup(d->bucket_region);
 		g->redirected = true;
-		return g->region ? BL_DOWNLOAD_AGAIN : BL_DOWNLOAD_DONE;
+		if (g->region)
+			return BL_DOWNLOAD_AGAIN;
+		d->result = -BL_ENOMEM;
+		return BL_DOWNLOAD_DONE;
 	}
 	d->result = -BL_ENETWORK;
-	d->error = bl_strdup_printf("%s: S3 redirects (HTTP %ld) to %s; set the source to the "
-				    "bucket's region", d->name, d->status,
+	d->error = bl_strdup_printf("S3 redirects (HTTP %ld) to %s, again", d->status,
 				    d->bucket_region ? d->bucket_region : "an unnamed region");
 	return BL_DOWNLOAD_DONE;
 }
@@ -148,35 +150,34 @@ static enum bl_download_verdict s3_classify(struct bl_download *d)
 		return follow_region(d, g);
 	if (d->status >= 500 || d->status == 429 ||
 	    (code && (strcmp(code, "RequestTimeout") == 0 || strcmp(code, "SlowDown") == 0))) {
-		d->error = bl_strdup_printf("HTTP %ld %s", d->status, code ? code : "");
+		d->error = bl_strdup_printf("HTTP %ld%s%s", d->status, code ? " " : "", code ? code : "");
 		return BL_DOWNLOAD_RETRY;
 	}
 	if (d->status == 404 && code && strcmp(code, "NoSuchBucket") == 0) {
 		d->result = -BL_ECONFIG;
-		d->error = bl_strdup_printf("%s: bucket %s does not exist (check source)", d->name,
-					    g->bucket);
+		d->error = bl_strdup_printf("bucket %s does not exist (check source)", g->bucket);
 	} else if (d->status == 404) {
 		d->result = -BL_ENOTFOUND;
-		d->error = bl_strdup_printf("%s: no such object", d->name);
+		d->error = strdup("no such object");
 	} else if (code && strcmp(code, "RequestTimeTooSkewed") == 0) {
 		d->result = -BL_EDENIED;
-		d->error = bl_strdup_printf("%s: S3 refused the request because this machine's "
-					    "clock is off (RequestTimeTooSkewed: %s); fix the time "
-					    "(chrony, the Amazon Time Sync Service)", d->name, why);
+		d->error = bl_strdup_printf("S3 refused the request because this machine's clock "
+					    "is off (RequestTimeTooSkewed: %s); fix the time (chrony, "
+					    "the Amazon Time Sync Service)", why);
 	} else if (is_credentials_error(code)) {
 		d->result = -BL_EDENIED;
-		d->error = bl_strdup_printf("%s: S3 refused the credentials from %s (%s: %s)",
-					    d->name, bl_aws_credentials_origin(g->aws), code, why);
+		d->error = bl_strdup_printf("S3 refused the credentials from %s (%s: %s)",
+					    bl_aws_credentials_origin(g->aws), code, why);
 	} else if (d->status == 403) {
 		d->result = -BL_EDENIED;
-		d->error = bl_strdup_printf("%s: access denied (%s%s%s); the instance role needs "
+		d->error = bl_strdup_printf("access denied (%s%s%s); the instance role needs "
 					    "s3:GetObject on it, and without s3:ListBucket on the "
 					    "bucket S3 also answers 403 for a key that does not exist",
-					    d->name, code ? code : "HTTP 403", *why ? ": " : "", why);
+					    code ? code : "HTTP 403", *why ? ": " : "", why);
 	} else {
 		d->result = -BL_ENETWORK;
-		d->error = bl_strdup_printf("%s: HTTP %ld%s%s%s%s", d->name, d->status,
-					    code ? " " : "", code ? code : "", *why ? ": " : "", why);
+		d->error = bl_strdup_printf("HTTP %ld%s%s%s%s", d->status, code ? " " : "",
+					    code ? code : "", *why ? ": " : "", why);
 	}
 	return BL_DOWNLOAD_DONE;
 }

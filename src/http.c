@@ -13,12 +13,17 @@
 #include <openssl/crypto.h>
 
 #include "bootlace/error.h"
+#include "bootlace/log.h"
 
 #define ALNUM "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789"
 #define PORT_DIGITS_MAX 5
 
+#define CA_BUNDLE_MAX (16 * 1024 * 1024)
+
 struct bl_http {
 	CURL *curl;
+	char *ca_file;          /* the file ca_bundle was built with */
+	struct bl_buf ca_bundle;
 	char error[CURL_ERROR_SIZE];
 };
 
@@ -63,6 +68,50 @@ int bl_http_validate_endpoint(const char *url, char **msg)
 	return -BL_ECONFIG;
 }
 
+int bl_http_load_ca_bundle(const char *ca_file, struct bl_buf *out)
+{
+	struct bl_buf extra = {0};
+	char *system_bundle = NULL;
+	CURL *c = curl_easy_init();
+	int r = 0;
+	if (!c)
+		return -BL_ENOMEM;
+	if (curl_easy_getinfo(c, CURLINFO_CAINFO, &system_bundle) == CURLE_OK && system_bundle) {
+		r = bl_read_file(system_bundle, CA_BUNDLE_MAX, out);
+		if (r == -BL_ENOTFOUND)
+			r = 0;
+		else if (r < 0)
+			bl_err("%s: %s", system_bundle, bl_strerror(r));
+	}
+	if (r == 0 && (r = bl_read_file(ca_file, CA_BUNDLE_MAX, &extra)) < 0) {
+		bl_err("tls.ca_file %s: %s", ca_file, r == -BL_ENOTFOUND ? "no such file" : bl_strerror(r));
+		r = -BL_EIO;
+	}
+	if (r == 0 && (r = bl_buf_append(out, "\n", 1)) == 0)
+		r = bl_buf_append(out, extra.data, extra.len);
+	bl_buf_free(&extra);
+	curl_easy_cleanup(c);
+	return r;
+}
+
+/* Builds (once per file) the bundle for req->ca_file. */
+static int use_ca_file(struct bl_http *http, const char *ca_file)
+{
+	if (http->ca_file && strcmp(http->ca_file, ca_file) == 0)
+		return 0;
+	free(http->ca_file);
+	bl_buf_free(&http->ca_bundle);
+	http->ca_file = strdup(ca_file);
+	if (!http->ca_file)
+		return -BL_ENOMEM;
+	int r = bl_http_load_ca_bundle(ca_file, &http->ca_bundle);
+	if (r < 0) {
+		free(http->ca_file);
+		http->ca_file = NULL;
+	}
+	return r;
+}
+
 int bl_http_new(struct bl_http **out)
 {
 	static bool global_done;
@@ -86,6 +135,8 @@ void bl_http_free(struct bl_http *http)
 	if (!http)
 		return;
 	curl_easy_cleanup(http->curl);
+	free(http->ca_file);
+	bl_buf_free(&http->ca_bundle);
 	free(http);
 }
 
@@ -140,8 +191,11 @@ static int set_options(struct bl_http *http, const struct bl_http_request *req,
 		curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT_MS, req->connect_timeout_ms) == CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_TIMEOUT_MS, req->timeout_ms) == CURLE_OK &&
 		curl_easy_setopt(c, CURLOPT_MAXFILESIZE_LARGE, (curl_off_t)req->max_body) == CURLE_OK;
-	if (ok && req->ca_file)
-		ok = curl_easy_setopt(c, CURLOPT_CAINFO, req->ca_file) == CURLE_OK;
+	if (ok && req->ca_file) {
+		struct curl_blob blob = { .data = http->ca_bundle.data, .len = http->ca_bundle.len,
+					  .flags = CURL_BLOB_NOCOPY };
+		ok = curl_easy_setopt(c, CURLOPT_CAINFO_BLOB, &blob) == CURLE_OK;
+	}
 	if (ok && req->no_proxy)
 		ok = curl_easy_setopt(c, CURLOPT_NOPROXY, "*") == CURLE_OK;
 	if (ok && strcmp(req->method, "GET") != 0) {
@@ -168,7 +222,9 @@ int bl_http_perform(struct bl_http *http, const struct bl_http_request *req,
 		}
 		headers = next;
 	}
-	int r = set_options(http, req, headers, &t);
+	int r = req->ca_file ? use_ca_file(http, req->ca_file) : 0;
+	if (r == 0)
+		r = set_options(http, req, headers, &t);
 	CURLcode rc = r == 0 ? curl_easy_perform(http->curl) : CURLE_OK;
 	/* Request headers may carry a token or a signature. */
 	for (struct curl_slist *h = headers; h; h = h->next)

@@ -78,11 +78,11 @@ int bl_source_download(const struct bl_fetch_context *ctx, struct bl_object *con
 		memcpy(obj->sha256, d[i].sha256, sizeof(obj->sha256));
 		/* Taken over: the download no longer owns them. */
 		obj->path = d[i].path;
-		obj->error = d[i].error;
 		obj->etag = d[i].etag;
-		d[i].path = d[i].error = d[i].etag = NULL;
-		if (obj->result < 0 && !obj->error)
-			bl_object_fail(obj, obj->result, "%s: %s", obj->url, bl_strerror(obj->result));
+		d[i].path = d[i].etag = NULL;
+		if (obj->result < 0)
+			bl_object_fail(obj, obj->result, "%s: %s", obj->url,
+				       d[i].error ? d[i].error : bl_strerror(obj->result));
 	}
 	for (size_t i = 0; i < n; i++)
 		bl_download_clear(&d[i]);

@@ -24,7 +24,7 @@ struct bl_http_request {
 	long timeout_ms;             /* whole request; 0 = none */
 	size_t max_body;             /* response bodies larger than this fail */
 	bool no_proxy;               /* never through a proxy (IMDS is link-local) */
-	const char *ca_file;         /* CA bundle to verify TLS with; NULL = system's */
+	const char *ca_file;         /* CAs trusted besides the system's (PEM); NULL = none */
 };
 
 struct bl_http_response {
@@ -39,6 +39,13 @@ struct bl_http_response {
  * -BL_ECONFIG with *msg (malloc'd) saying what is wrong, never echoing a
  * password. */
 int bl_http_validate_endpoint(const char *url, char **msg);
+
+/* The CA bundle for TLS when tls.ca_file is set: the system's bundle and
+ * ca_file's certificates as one PEM blob (for CURLOPT_CAINFO_BLOB).
+ * CURLOPT_CAINFO would replace the system's bundle, so that naming a
+ * private CA would cut an instance off from S3.  -BL_EIO when ca_file
+ * cannot be read (logged). */
+int bl_http_load_ca_bundle(const char *ca_file, struct bl_buf *out);
 
 int bl_http_new(struct bl_http **out);
 void bl_http_free(struct bl_http *http);

@@ -9,7 +9,12 @@
  * checked, or not at all: a download that did not verify leaves no file.
  *
  * The caller's hooks make the requests (an S3 fetcher signs each attempt)
- * and judge responses that are not a success. */
+ * and judge responses that are not a success.
+ *
+ * TLS is always verified.  tls.ca_file adds to the system's CA bundle, it
+ * does not replace it (libcurl's CURLOPT_CAINFO would): the engine hands
+ * libcurl the system bundle and the extra file as one CAINFO_BLOB, so that
+ * a private CA for one source never cuts an instance off from S3. */
 #ifndef BOOTLACE_TRANSFER_H
 #define BOOTLACE_TRANSFER_H
 
@@ -35,9 +40,12 @@ struct bl_download_hooks {
 	 * code (with d->error set) that ends this download. */
 	int (*prepare)(struct bl_download *d);
 	/* Judges a response whose status is not 2xx; sets d->result and
-	 * d->error when it returns BL_DOWNLOAD_DONE.  NULL: 5xx and 429 are
+	 * d->error when it returns BL_DOWNLOAD_DONE (result 0 there, e.g. for
+	 * a 304, ends the download without a file).  With RETRY or AGAIN it may
+	 * set d->error (logged with the retry) and d->result (what stands if no
+	 * attempt is left; default -BL_ENETWORK).  NULL: 5xx and 429 are
 	 * retried, 404 is -BL_ENOTFOUND, 401/403 -BL_EDENIED, others
-	 * -BL_ENETWORK. */
+	 * -BL_ENETWORK; d->error is "HTTP <status>". */
 	enum bl_download_verdict (*classify)(struct bl_download *d);
 };
 
@@ -54,7 +62,8 @@ struct bl_download {
 
 	/* Results. */
 	int result;                  /* 0 or a negative code */
-	char *error;                 /* why it failed, for the log (malloc'd) */
+	char *error;                 /* why it failed, for the log (malloc'd);
+				      * the caller prefixes name */
 	long status;                 /* HTTP status of the last response, 0 if none */
 	char *path;                  /* on success: the temp file with the body (0600,
 				      * fsynced); the caller renames or unlinks it */
@@ -70,11 +79,14 @@ struct bl_download {
 struct bl_transfer_options {
 	const char *tmp_dir;         /* temp files go here (same file system as
 				      * where the caller renames them) */
-	const char *ca_file;         /* extra CA bundle for TLS; NULL = system's */
+	const char *ca_file;         /* CAs trusted besides the system's (see
+				      * the top); NULL = the system's only */
 	unsigned max_attempts;       /* per object; 0 = 5 */
 	unsigned max_parallel;       /* 0 = 8 */
 	long connect_timeout_ms;     /* 0 = 5000 */
-	unsigned stall_timeout;      /* seconds without a byte; 0 = 30 */
+	unsigned stall_timeout;      /* seconds without a byte; 0 = 30 (curl
+				      * averages the speed over ~5 s, so a stall
+				      * mid-body is seen up to ~5 s later) */
 	unsigned backoff_base_ms;    /* first backoff ceiling; 0 = 100 */
 	unsigned backoff_cap_ms;     /* 0 = 5000 */
 };

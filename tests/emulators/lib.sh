@@ -1,7 +1,8 @@
-# lib.sh - POSIX sh helpers that run local service emulators (today the EC2
-# IMDS emulator, imds.py) for integration tests, and always clean them up
-# by PID.  Source it; it sets no shell options and is safe under set -eu.
-# The emulator binds 127.0.0.1 only: no test ever talks to a real IMDS.
+# lib.sh - POSIX sh helpers that run local service emulators (the EC2 IMDS
+# emulator, imds.py, and the fault-injecting HTTP server/proxy, faultproxy.py)
+# for integration tests, and always clean them up by PID.  Source it; it sets
+# no shell options and is safe under set -eu.  The emulators bind 127.0.0.1
+# only: no test ever talks to a real IMDS or to AWS.
 #
 #   . "$(dirname "$0")/../emulators/lib.sh"
 #   imds_start [imds.py options]     e.g. imds_start --allow-v1 --data "$F"
@@ -18,20 +19,36 @@
 #                                    a request ("3 GET /latest/... token=yes status=200 fault=-")
 #   imds_control METHOD NAME [JSON]  any control endpoint (options, data, reset,
 #                                    faults, health); prints the JSON reply
+#
+#   faultproxy_start (--upstream URL | --static DIR) [faultproxy.py options]
+#       starts faultproxy.py the same way (a relay to a loopback server such
+#       as moto_server, or an S3-like server of the files under DIR) and
+#       exports FAULTPROXY_PORT, FAULTPROXY_PID and FAULTPROXY_URL (https://
+#       with --tls-cert FILE --tls-key FILE; and adds 127.0.0.1 to
+#       no_proxy/NO_PROXY).  One fault proxy at a time.  See faultproxy.py's
+#       header for the rules and all options.
+#   faultproxy_fault JSON            replace the fault rules, e.g.
+#       '[{"match": "roles/", "times": 2, "action": "status", "status": 503}]'
+#       ('[]' = none); returns non-zero (and prints why) for a bad rule
+#   faultproxy_requests [text]       print the request log: JSON, or one line
+#                                    a request ("3 GET /bucket/key 200 -")
+#   faultproxy_control METHOD NAME [JSON]  any control endpoint (faults,
+#                                    requests, reset, health); prints the reply
+#
 #   emulators_stop                   stop every emulator started here (TERM, KILL
 #                                    after 5 s), remove temp files; idempotent
 #
-# Cleanup: the first imds_start puts emulators_stop in front of the EXIT
+# Cleanup: the first *_start puts emulators_stop in front of the EXIT
 # trap already set (kept and still run), and turns HUP/INT/TERM into exit
 # (so the EXIT trap runs) where no trap is set for them.  A test that sets
-# its EXIT trap AFTER imds_start must call emulators_stop itself, e.g.
+# its EXIT trap AFTER a *_start must call emulators_stop itself, e.g.
 #     trap 'emulators_stop; rm -rf "$WORLD"' EXIT
 # EMULATORS_TRAP=0 leaves all traps alone.  Backstop: each emulator exits by
 # itself within a second of the test shell dying (--parent-pid $$), even on
 # SIGKILL.  IMDS_PYTHON picks the interpreter (python3); EMULATORS_HOME the
-# directory holding imds.py (found from $0 otherwise).
+# directory holding imds.py and faultproxy.py (found from $0 otherwise).
 
-_emu_tmp='' _emu_pids='' _emu_jobs='' _emu_trapped='' _emu_n=0 _emu_imds=''
+_emu_tmp='' _emu_pids='' _emu_jobs='' _emu_trapped='' _emu_n=0 _emu_imds='' _emu_fp=''
 
 _emu_home() {
 	for _emu_d in "${EMULATORS_HOME:-}" "$(dirname "$0")" "$(dirname "$0")/../emulators" tests/emulators; do
@@ -67,49 +84,87 @@ $_emu_old" EXIT
 	done
 }
 
-imds_start() {
-	if [ -n "$_emu_imds" ]; then	# not $IMDS_PID: a parent test may have exported it
-		echo "imds_start: already running (pid $_emu_imds); call emulators_stop first" >&2
-		return 1
-	fi
+# _emu_start FUNC WHAT SCRIPT [options]: starts tests/emulators/SCRIPT in the
+# background and waits (10 s at most) for its READY line; sets _emu_port and
+# _emu_pid.  On failure it prints "FUNC: the WHAT did not start:" and the
+# emulator's stderr, stops that emulator (only) and returns 1.
+_emu_start() {
+	_emu_fn=$1 _emu_what=$2 _emu_script=$3
+	shift 3
 	_emu_home || return 1
 	if [ -z "$_emu_tmp" ]; then
 		_emu_tmp=$(mktemp -d "${TMPDIR:-/tmp}/emulators.XXXXXX") || return 1
 	fi
 	_emu_trap
 	_emu_n=$((_emu_n + 1))
-	_emu_f=$_emu_tmp/imds.$_emu_n
+	_emu_f=$_emu_tmp/${_emu_script%.py}.$_emu_n
 	: > "$_emu_f.out"
 	# The subshell records the exit status so that an early death is seen
 	# at once; the server's own pid comes from its pidfile (python3 may be
 	# a wrapper, e.g. a pyenv shim, so $! is not the server).
 	( set +e
-	  "${IMDS_PYTHON:-python3}" "$EMULATORS_HOME/imds.py" --port 0 --parent-pid $$ "$@" \
+	  "${IMDS_PYTHON:-python3}" "$EMULATORS_HOME/$_emu_script" --port 0 --parent-pid $$ "$@" \
 		--pidfile "$_emu_f.pid" > "$_emu_f.out" 2> "$_emu_f.err" < /dev/null
 	  echo $? > "$_emu_f.rc" ) &
-	_emu_jobs="$_emu_jobs $!"
+	_emu_job=$!
+	_emu_jobs="$_emu_jobs $_emu_job"
 	_emu_i=0
 	while :; do
-		IMDS_PORT=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$_emu_f.out") || IMDS_PORT=
-		[ -z "$IMDS_PORT" ] || break
+		_emu_port=$(sed -n 's/^READY \([0-9][0-9]*\)$/\1/p' "$_emu_f.out") || _emu_port=
+		[ -z "$_emu_port" ] || break
 		if [ -e "$_emu_f.rc" ] || [ "$_emu_i" -ge 100 ]; then
-			echo "imds_start: the IMDS emulator did not start:" >&2
+			echo "$_emu_fn: the $_emu_what did not start:" >&2
 			sed 's/^/    /' "$_emu_f.err" >&2 || :
-			_emu_pids="$_emu_pids $(cat "$_emu_f.pid" 2>/dev/null || :)"
-			emulators_stop
+			_emu_pid=$(cat "$_emu_f.pid" 2>/dev/null) || _emu_pid=
+			[ -z "$_emu_pid" ] || kill -KILL "$_emu_pid" 2> /dev/null || :
+			kill -TERM "$_emu_job" 2> /dev/null || :
+			wait "$_emu_job" 2> /dev/null || :
 			return 1
 		fi
 		sleep 0.1
 		_emu_i=$((_emu_i + 1))
 	done
-	IMDS_PID=$(cat "$_emu_f.pid")
-	_emu_imds=$IMDS_PID
-	_emu_pids="$_emu_pids $IMDS_PID"
-	IMDS_URL=http://127.0.0.1:$IMDS_PORT
-	AWS_EC2_METADATA_SERVICE_ENDPOINT=$IMDS_URL
+	_emu_pid=$(cat "$_emu_f.pid")
+	_emu_pids="$_emu_pids $_emu_pid"
 	no_proxy=127.0.0.1${no_proxy:+,$no_proxy}
 	NO_PROXY=127.0.0.1${NO_PROXY:+,$NO_PROXY}
-	export IMDS_PORT IMDS_PID IMDS_URL AWS_EC2_METADATA_SERVICE_ENDPOINT no_proxy NO_PROXY
+	export no_proxy NO_PROXY
+}
+
+imds_start() {
+	if [ -n "$_emu_imds" ]; then	# not $IMDS_PID: a parent test may have exported it
+		echo "imds_start: already running (pid $_emu_imds); call emulators_stop first" >&2
+		return 1
+	fi
+	if ! _emu_start imds_start "IMDS emulator" imds.py "$@"; then
+		IMDS_PID='' IMDS_PORT='' IMDS_URL=''
+		unset AWS_EC2_METADATA_SERVICE_ENDPOINT || :
+		return 1
+	fi
+	IMDS_PORT=$_emu_port IMDS_PID=$_emu_pid
+	_emu_imds=$IMDS_PID
+	IMDS_URL=http://127.0.0.1:$IMDS_PORT
+	AWS_EC2_METADATA_SERVICE_ENDPOINT=$IMDS_URL
+	export IMDS_PORT IMDS_PID IMDS_URL AWS_EC2_METADATA_SERVICE_ENDPOINT
+}
+
+faultproxy_start() {
+	if [ -n "$_emu_fp" ]; then
+		echo "faultproxy_start: already running (pid $_emu_fp); call emulators_stop first" >&2
+		return 1
+	fi
+	_emu_scheme=http
+	for _emu_a in "$@"; do
+		[ "$_emu_a" != --tls-cert ] || _emu_scheme=https
+	done
+	if ! _emu_start faultproxy_start "fault proxy" faultproxy.py "$@"; then
+		FAULTPROXY_PID='' FAULTPROXY_PORT='' FAULTPROXY_URL=''
+		return 1
+	fi
+	FAULTPROXY_PORT=$_emu_port FAULTPROXY_PID=$_emu_pid
+	_emu_fp=$FAULTPROXY_PID
+	FAULTPROXY_URL=$_emu_scheme://127.0.0.1:$FAULTPROXY_PORT
+	export FAULTPROXY_PORT FAULTPROXY_PID FAULTPROXY_URL
 }
 
 emulators_stop() {
@@ -130,8 +185,21 @@ emulators_stop() {
 	done
 	[ -z "$_emu_tmp" ] || rm -rf "$_emu_tmp" || :
 	_emu_pids='' _emu_jobs='' _emu_tmp='' _emu_imds='' IMDS_PID='' IMDS_PORT='' IMDS_URL=''
+	_emu_fp='' FAULTPROXY_PID='' FAULTPROXY_PORT='' FAULTPROXY_URL=''
 	unset AWS_EC2_METADATA_SERVICE_ENDPOINT || :
 	return 0
+}
+
+# _emu_control BASE_URL METHOD NAME [JSON]: a request to a control API.
+# --insecure: a fault proxy serving https has a test certificate, and this
+# is only the test talking to its own loopback server.
+_emu_control() {
+	if [ $# -ge 4 ]; then
+		curl -sS --noproxy '*' --insecure --max-time 5 --fail-with-body -X "$2" \
+			-H 'Content-Type: application/json' --data "$4" "$1/$3"
+	else
+		curl -sS --noproxy '*' --insecure --max-time 5 --fail-with-body -X "$2" "$1/$3"
+	fi
 }
 
 imds_control() {
@@ -139,12 +207,7 @@ imds_control() {
 		echo "emulators: no IMDS emulator running" >&2
 		return 1
 	fi
-	if [ $# -ge 3 ]; then
-		curl -sS --noproxy '*' --max-time 5 --fail-with-body -X "$1" \
-			-H 'Content-Type: application/json' --data "$3" "$IMDS_URL/_emulator/$2"
-	else
-		curl -sS --noproxy '*' --max-time 5 --fail-with-body -X "$1" "$IMDS_URL/_emulator/$2"
-	fi
+	_emu_control "$IMDS_URL/_emulator" "$@"
 }
 
 imds_fault() {
@@ -156,4 +219,23 @@ imds_fault() {
 
 imds_requests() {
 	imds_control GET "requests${1:+?format=$1}"
+}
+
+faultproxy_control() {
+	if [ -z "${FAULTPROXY_PORT:-}" ]; then
+		echo "emulators: no fault proxy running" >&2
+		return 1
+	fi
+	_emu_control "$FAULTPROXY_URL/_faultproxy" "$@"
+}
+
+faultproxy_fault() {
+	_emu_o=$(faultproxy_control POST faults "$1") || {
+		printf 'faultproxy_fault: %s\n' "$_emu_o" >&2
+		return 1
+	}
+}
+
+faultproxy_requests() {
+	faultproxy_control GET "requests${1:+?format=$1}"
 }
