@@ -7,6 +7,10 @@
 #include <signal.h>
 #include <sys/wait.h>
 
+#include <jansson.h>
+
+#include "bootlace/http.h"
+
 struct emulator {
 	pid_t pid;
 	int port;
@@ -59,6 +63,28 @@ static inline void emulator_stop(struct emulator *e)
 		waitpid(e->pid, NULL, 0);
 		e->pid = 0;
 	}
+}
+
+/* A request to the emulator's control API (prefix "_emulator" for
+ * imds.py, "_faultproxy" for faultproxy.py); its JSON reply, which must
+ * be a 200. */
+static inline json_t *emulator_control(struct bl_http *http, const struct emulator *e,
+				       const char *prefix, const char *method, const char *path,
+				       const char *body)
+{
+	char url[128];
+	snprintf(url, sizeof(url), "%s/%s/%s", e->url, prefix, path);
+	const char *const headers[] = { "Content-Type: application/json", NULL };
+	struct bl_http_request req = { .method = method, .url = url, .headers = headers,
+				       .body = body, .body_len = body ? strlen(body) : 0,
+				       .timeout_ms = 5000, .max_body = 1 << 20, .no_proxy = true };
+	struct bl_http_response resp;
+	assert_int_equal(bl_http_perform(http, &req, &resp), 0);
+	assert_int_equal(resp.status, 200);
+	json_t *doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
+	assert_non_null(doc);
+	bl_http_response_free(&resp);
+	return doc;
 }
 
 #endif

@@ -72,21 +72,9 @@ static void open_imds(struct fixture *f, bool allow_v1, unsigned wait, unsigned 
 	assert_int_equal(bl_imds_new(&o, &f->imds), 0);
 }
 
-/* Sends a control request to the emulator and returns its JSON reply. */
 static json_t *control(struct fixture *f, const char *method, const char *path, const char *body)
 {
-	char url[128];
-	snprintf(url, sizeof(url), "%s/_emulator/%s", f->emu.url, path);
-	const char *const headers[] = { "Content-Type: application/json", NULL };
-	struct bl_http_request req = { .method = method, .url = url, .headers = headers,
-				       .body = body, .body_len = body ? strlen(body) : 0,
-				       .timeout_ms = 5000, .max_body = 1 << 20, .no_proxy = true };
-	struct bl_http_response resp;
-	assert_int_equal(bl_http_perform(f->http, &req, &resp), 0);
-	assert_int_equal(resp.status, 200);
-	json_t *doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-	bl_http_response_free(&resp);
-	return doc;
+	return emulator_control(f->http, &f->emu, "_emulator", method, path, body);
 }
 
 static void fault(struct fixture *f, const char *json)

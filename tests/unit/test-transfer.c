@@ -74,22 +74,9 @@ static int group_teardown(void **state)
 	return 0;
 }
 
-/* The proxy's control API; returns its JSON reply. */
 static json_t *control(struct fixture *f, const char *method, const char *path, const char *body)
 {
-	char url[128];
-	snprintf(url, sizeof(url), "%s/_faultproxy/%s", f->emu.url, path);
-	const char *const headers[] = { "Content-Type: application/json", NULL };
-	struct bl_http_request req = { .method = method, .url = url, .headers = headers,
-				       .body = body, .body_len = body ? strlen(body) : 0,
-				       .timeout_ms = 5000, .max_body = 1 << 20, .no_proxy = true };
-	struct bl_http_response resp;
-	assert_int_equal(bl_http_perform(f->http, &req, &resp), 0);
-	assert_int_equal(resp.status, 200);
-	json_t *doc = json_loadb(resp.body.data, resp.body.len, 0, NULL);
-	assert_non_null(doc);
-	bl_http_response_free(&resp);
-	return doc;
+	return emulator_control(f->http, &f->emu, "_faultproxy", method, path, body);
 }
 
 static void faults(struct fixture *f, const char *rules)
