@@ -25,7 +25,7 @@ TEST_PKGS := cmocka
 # Debian packages behind PKGS/TEST_PKGS, plus the tools the build and tests use.
 DEB_DEPS := gcc make pkg-config libcurl4-openssl-dev libyaml-dev libjansson-dev \
             libssl-dev libsystemd-dev zlib1g-dev libexpat1-dev libcmocka-dev \
-            coreutils util-linux gzip python3
+            coreutils util-linux gzip python3 curl openssl
 
 # The distro's flags come first; ours are appended so hardening and warnings
 # always apply.
