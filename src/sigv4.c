@@ -24,27 +24,20 @@ static const char *const owned_headers[] = {
 	"authorization", "x-amz-date", "x-amz-security-token", "x-amz-content-sha256",
 };
 
-static void wipe_free(char *s)
-{
-	if (s)
-		OPENSSL_cleanse(s, strlen(s));
-	free(s);
-}
-
 void bl_aws_credentials_clear(struct bl_aws_credentials *c)
 {
-	wipe_free(c->access_key_id);
-	wipe_free(c->secret_access_key);
-	wipe_free(c->session_token);
+	bl_free_secret(c->access_key_id);
+	bl_free_secret(c->secret_access_key);
+	bl_free_secret(c->session_token);
 	*c = (struct bl_aws_credentials){0};
 }
 
 void bl_sigv4_signed_free(struct bl_sigv4_signed *s)
 {
 	for (size_t i = 0; i < ARRAY_SIZE(s->headers); i++)
-		wipe_free(s->headers[i]);
-	wipe_free(s->canonical_request);
-	wipe_free(s->string_to_sign);
+		bl_free_secret(s->headers[i]);
+	bl_free_secret(s->canonical_request);
+	bl_free_secret(s->string_to_sign);
 	*s = (struct bl_sigv4_signed){0};
 }
 
@@ -244,7 +237,7 @@ static int add_header(struct canon_header *h, size_t *n, const char *name, const
 	char *cvalue = canonical_header_value(value);
 	if (!lname || !cvalue) {
 		free(lname);
-		wipe_free(cvalue);
+		bl_free_secret(cvalue);
 		return -BL_ENOMEM;
 	}
 	for (char *p = lname; *p; p++)
@@ -374,7 +367,7 @@ static int canonical_request(const struct bl_sigv4_request *req, const char *amz
 		r = bl_buf_printf(creq, "\n%s\n%s", signed_headers->data, payload_hash);
 	for (size_t i = 0; i < n; i++) {
 		free(h[i].name);
-		wipe_free(h[i].value);
+		bl_free_secret(h[i].value);
 	}
 	free(h);
 	free(u.host);

@@ -25,8 +25,6 @@
 #include "bootlace/http.h"
 #include "bootlace/log.h"
 
-/* The system CA bundle plus tls.ca_file; a bundle is a few hundred KiB. */
-
 enum job_state { JOB_WAITING, JOB_RUNNING, JOB_DONE };
 
 struct job {
@@ -69,22 +67,14 @@ static void set_error(struct bl_download *d, const char *fmt, ...)
 	d->error = s;
 }
 
-static void free_secret(char *s)
-{
-	if (s) {
-		OPENSSL_cleanse(s, strlen(s));
-		free(s);
-	}
-}
-
 /* A request carries a signature or a token: wiped, never logged. */
 static void free_request(struct bl_download *d)
 {
 	for (size_t i = 0; d->headers && d->headers[i]; i++)
-		free_secret(d->headers[i]);
+		bl_free_secret(d->headers[i]);
 	free(d->headers);
 	d->headers = NULL;
-	free_secret(d->url);
+	bl_free_secret(d->url);
 	d->url = NULL;
 }
 

@@ -83,6 +83,13 @@ void bl_buf_free(struct bl_buf *b)
 	*b = (struct bl_buf){0};
 }
 
+void bl_free_secret(char *s)
+{
+	if (s)
+		OPENSSL_cleanse(s, strlen(s));
+	free(s);
+}
+
 void bl_buf_move(struct bl_buf *dst, struct bl_buf *src)
 {
 	bl_buf_free(dst);

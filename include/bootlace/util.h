@@ -41,6 +41,10 @@ void bl_buf_free(struct bl_buf *b);
 /* Moves src into dst (dst freed first); src is left empty. */
 void bl_buf_move(struct bl_buf *dst, struct bl_buf *src);
 
+/* Wipes a string that held a secret (a key, a token, a signed header) and
+ * frees it; NULL is fine. */
+void bl_free_secret(char *s);
+
 /* asprintf that aborts nothing: returns NULL on allocation failure. */
 char *bl_strdup_printf(const char *fmt, ...) _printf_(1, 2);
 
