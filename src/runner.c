@@ -48,8 +48,11 @@ struct run {
 	int pidfd;                 /* readable once the child exited, or -1 */
 	int status;
 	bool reaped;
+	bool termed;               /* the group got SIGTERM (timeout or stop) */
 	bool timed_out;
+	bool stopped;              /* ended because spec->stop was set */
 	bool killed;
+	double next_tick;          /* when spec->tick is due */
 	double deadline;           /* of the next SIGTERM or SIGKILL, 0 = none */
 	double drain_until;        /* when to give up on the pipes, once reaped */
 	bool log_failed;           /* writing log_fd failed; stop trying */
@@ -215,7 +218,7 @@ static void stream_read(struct run *r, struct stream *s)
 
 static bool in_grace(const struct run *r)
 {
-	return r->timed_out && !r->killed;
+	return r->termed && !r->killed;
 }
 
 static int reap(struct run *r, double now)
@@ -232,22 +235,28 @@ static int reap(struct run *r, double now)
 	r->reaped = true;
 	r->drain_until = now + DRAIN_SECS;
 	/* The timeout is for the script, not for what it left behind. */
-	if (!r->timed_out)
+	if (!r->termed)
 		r->deadline = 0;
 	return 0;
 }
 
-/* At the timeout the whole group gets SIGTERM; whatever still runs or holds
- * the pipes at the end of the grace gets SIGKILL. */
-static void escalate(struct run *r, double now)
+/* At the timeout, or when bootlace is asked to stop, the whole group gets
+ * SIGTERM; whatever still runs or holds the pipes at the end of the grace
+ * gets SIGKILL. */
+static void escalate(struct run *r, double now, bool stop)
 {
 	const struct bl_run_spec *spec = r->spec;
 
-	if (!r->timed_out) {
-		bl_warn("layer %s: timed out after %us, sending SIGTERM", spec->layer,
-			spec->timeout);
+	if (!r->termed) {
+		if (stop)
+			bl_warn("layer %s: bootlace is stopping, sending SIGTERM", spec->layer);
+		else
+			bl_warn("layer %s: timed out after %us, sending SIGTERM", spec->layer,
+				spec->timeout);
 		kill(-r->pid, SIGTERM);
-		r->timed_out = true;
+		r->termed = true;
+		r->stopped = stop;
+		r->timed_out = !stop;
 		r->deadline = now + spec->kill_grace;
 	} else {
 		bl_warn("layer %s: still running %us after SIGTERM, sending SIGKILL",
@@ -277,6 +286,8 @@ static int poll_timeout(const struct run *r, double now)
 		wake = r->drain_until;
 	else if (!r->reaped && r->pidfd < 0 && (!wake || wake > now + REAP_TICK_SECS))
 		wake = now + REAP_TICK_SECS;
+	if (r->spec->tick && (!wake || r->next_tick < wake))
+		wake = r->next_tick;
 	if (!wake)
 		return -1;
 	/* Rounded up, so as not to wake just before the deadline and spin. */
@@ -295,14 +306,26 @@ static int supervise(struct run *r)
 			return ret;
 		if (r->reaped && finished(r, now))
 			return 0;
+		if (r->spec->tick && now >= r->next_tick) {
+			r->spec->tick(r->spec->tick_ctx);
+			r->next_tick = now + r->spec->tick_interval;
+		}
+		if (!r->reaped && !r->termed && r->spec->stop && *r->spec->stop) {
+			escalate(r, now, true);
+			continue;
+		}
 		if (r->deadline && now >= r->deadline) {
-			escalate(r, now);
+			escalate(r, now, false);
 			continue;
 		}
 		pfd[0] = (struct pollfd){ .fd = r->streams[0].fd, .events = POLLIN };
 		pfd[1] = (struct pollfd){ .fd = r->streams[1].fd, .events = POLLIN };
 		pfd[2] = (struct pollfd){ .fd = r->reaped ? -1 : r->pidfd, .events = POLLIN };
-		if (poll(pfd, ARRAY_SIZE(pfd), poll_timeout(r, now)) < 0) {
+		int ms = poll_timeout(r, now);
+		struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (long)(ms % 1000) * 1000000 };
+		/* With a wait mask the signals that set *stop are unblocked only
+		 * inside ppoll, so none can slip in between the check and the wait. */
+		if (ppoll(pfd, ARRAY_SIZE(pfd), ms < 0 ? NULL : &ts, r->spec->wait_mask) < 0) {
 			if (errno == EINTR)
 				continue;
 			bl_err("layer %s: poll: %s", r->spec->layer, strerror(errno));
@@ -370,13 +393,14 @@ int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result)
 	close(err_w);
 	out_w = err_w = -1;
 	r.deadline = spec->timeout ? start + spec->timeout : 0;
+	r.next_tick = start;
 	r.pidfd = pidfd_open(r.pid, 0);
 
 	ret = supervise(&r);
 	/* What is left of a timed-out group ignored SIGTERM and closed its
 	 * output: nobody waits for it any more.  After an error the script
 	 * itself goes the same way, so that it can be reaped. */
-	if (ret < 0 || r.timed_out)
+	if (ret < 0 || r.termed)
 		kill(-r.pid, SIGKILL);
 	while (!r.reaped && waitpid(r.pid, &r.status, 0) < 0 && errno == EINTR)
 		;
@@ -398,6 +422,7 @@ int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result)
 		.exit_code = WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1,
 		.signal = WIFSIGNALED(r.status) ? WTERMSIG(r.status) : 0,
 		.timed_out = r.timed_out,
+		.stopped = r.stopped,
 		.killed = r.killed,
 		.kill_grace = spec->kill_grace,
 		.duration = bl_now_monotonic() - start,
@@ -407,7 +432,7 @@ int bl_runner_run(const struct bl_run_spec *spec, struct bl_run_result *result)
 
 bool bl_run_result_ok(const struct bl_run_result *r)
 {
-	return r->exit_code == 0 && r->signal == 0 && !r->timed_out;
+	return r->exit_code == 0 && r->signal == 0 && !r->timed_out && !r->stopped;
 }
 
 void bl_run_result_describe(const struct bl_run_result *r, unsigned timeout,
@@ -421,6 +446,9 @@ void bl_run_result_describe(const struct bl_run_result *r, unsigned timeout,
 			 timeout, r->kill_grace);
 	else if (r->timed_out)
 		snprintf(buf, len, "timed out after %us (stopped by SIGTERM)", timeout);
+	else if (r->stopped)
+		snprintf(buf, len, "stopped with bootlace (SIGTERM%s)",
+			 r->killed ? ", then SIGKILL" : "");
 	else if (abbrev)
 		snprintf(buf, len, "killed by signal %d (SIG%s)", r->signal, abbrev);
 	else if (r->signal)

@@ -8,6 +8,7 @@
 #ifndef BOOTLACE_RUNNER_H
 #define BOOTLACE_RUNNER_H
 
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -19,13 +20,24 @@ struct bl_run_spec {
 	unsigned timeout;          /* seconds; 0 = none */
 	unsigned kill_grace;       /* seconds after SIGTERM before SIGKILL */
 	int log_fd;                /* per-run log file, -1 = none */
+	/* For the daemon; all optional. */
+	volatile sig_atomic_t *stop; /* set (by a signal handler): the group gets
+				      * SIGTERM now and SIGKILL after kill_grace */
+	const sigset_t *wait_mask;   /* signal mask while waiting (ppoll), so
+				      * that a signal setting *stop is never
+				      * missed; NULL = the current mask */
+	void (*tick)(void *ctx);     /* called at the start and then every
+				      * tick_interval seconds (a watchdog ping) */
+	void *tick_ctx;
+	unsigned tick_interval;
 };
 
 struct bl_run_result {
 	int exit_code;       /* when exited normally, else -1 */
 	int signal;          /* when killed by a signal, else 0 */
 	bool timed_out;
-	bool killed;         /* timed out and outlived the grace: SIGKILLed */
+	bool stopped;        /* ended by spec->stop (bootlace was stopping) */
+	bool killed;         /* outlived the grace after SIGTERM: SIGKILLed */
 	unsigned kill_grace; /* the grace it had (spec->kill_grace), for messages */
 	double duration;     /* seconds */
 };

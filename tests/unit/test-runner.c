@@ -20,6 +20,7 @@
 #include <unistd.h>
 
 #include "bootlace/runner.h"
+#include "bootlace/util.h"
 
 /* No single test takes anywhere near this long. */
 #define TEST_ALARM_SECS 60
@@ -427,6 +428,76 @@ static void test_timeout_kills_group(void **state)
 	free(body);
 }
 
+static volatile sig_atomic_t stop_flag;
+
+static void on_usr1(int sig)
+{
+	(void)sig;
+	stop_flag = 1;
+}
+
+/* The daemon's SIGTERM: a signal blocked outside the runner's wait sets the
+ * stop flag (here the script signals its parent itself), and the script's
+ * group gets SIGTERM at once, not at its timeout. */
+static void test_stop_flag(void **state)
+{
+	struct fx *fx = *state;
+	struct bl_run_result res;
+	sigset_t block, saved, wait_mask;
+	struct sigaction sa = { .sa_handler = on_usr1 }, old;
+	char *path = script(fx, "echo started\nkill -USR1 $PPID\nsleep 1000\n");
+	struct bl_run_spec spec = spec_for(fx, path);
+
+	stop_flag = 0;
+	sigemptyset(&block);
+	sigaddset(&block, SIGUSR1);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &block, &saved), 0);
+	assert_int_equal(sigaction(SIGUSR1, &sa, &old), 0);
+	wait_mask = saved;
+	sigdelset(&wait_mask, SIGUSR1);
+	spec.stop = &stop_flag;
+	spec.wait_mask = &wait_mask;
+	spec.timeout = 20;
+	double t0 = bl_now_monotonic();
+	run_spec(&spec, &res);
+	double took = bl_now_monotonic() - t0;
+	sigaction(SIGUSR1, &old, NULL);
+	sigprocmask(SIG_SETMASK, &saved, NULL);
+	assert_int_equal(stop_flag, 1);
+	assert_true(res.stopped);
+	assert_false(res.timed_out);
+	assert_int_equal(res.signal, SIGTERM);
+	assert_false(bl_run_result_ok(&res));
+	assert_describe(&res, 20, "stopped with bootlace (SIGTERM)");
+	assert_true(took < 10);  /* long before the 20 s timeout */
+	free(path);
+}
+
+static int ticks;
+
+static void count_tick(void *ctx)
+{
+	(void)ctx;
+	ticks++;
+}
+
+/* The watchdog tick runs while a long script does, about once a second. */
+static void test_tick(void **state)
+{
+	struct fx *fx = *state;
+	struct bl_run_result res;
+	char *path = script(fx, "sleep 2.5\n");
+	struct bl_run_spec spec = spec_for(fx, path);
+
+	ticks = 0;
+	spec.tick = count_tick;
+	spec.tick_interval = 1;
+	run_spec(&spec, &res);
+	assert_true(bl_run_result_ok(&res));
+	assert_in_range(ticks, 3, 4);
+	free(path);
+}
+
 /* A script that survives SIGTERM is SIGKILLed after the grace; its output
  * during the grace is still read. */
 static void test_term_ignored_then_killed(void **state)
@@ -582,6 +653,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_own_process_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_cwd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_clean_process_state, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_stop_flag, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_tick, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_timeout_kills_group, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_term_ignored_then_killed, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_exec_failure, setup, teardown),
