@@ -54,6 +54,8 @@ static const char *const log_level_names[] = { "error", "warning", "info", "debu
 static const char *const imds_mode_names[] = { "IPv4", "IPv6", NULL };
 static const char *const tags_source_names[] = { "auto", "imds", "api", NULL };
 static const char *const s3_addressing_names[] = { "auto", "path", "virtual", NULL };
+static const char *const converge_mode_names[] = { "on-change", "always", NULL };
+static const char *const on_stop_names[] = { "auto", "always", "never", NULL };
 static const char *const on_failure_names[] = {
 	[BL_ON_FAILURE_STOP] = "stop",
 	[BL_ON_FAILURE_CONTINUE] = "continue",
@@ -118,6 +120,23 @@ static const struct key_spec tls_keys[] = {
 	{ .name = NULL }
 };
 
+static const struct key_spec converge_keys[] = {
+	{ .name = "interval", .type = V_UINT, .offset = CFG(converge_interval), .min = 1,
+	  .max = 604800 },
+	{ .name = "splay", .type = V_UINT, .offset = CFG(converge_splay), .min = 0, .max = 86400 },
+	{ .name = "mode", .type = V_KEYWORD, .offset = CFG(converge_mode),
+	  .choices = converge_mode_names },
+	{ .name = NULL }
+};
+
+static const struct key_spec shutdown_keys[] = {
+	{ .name = "timeout", .type = V_UINT, .offset = CFG(shutdown_timeout), .min = 1,
+	  .max = 86400 },
+	{ .name = "on_stop", .type = V_KEYWORD, .offset = CFG(shutdown_on_stop),
+	  .choices = on_stop_names },
+	{ .name = NULL }
+};
+
 static const struct key_spec top_keys[] = {
 	{ .name = "datasource", .type = V_KEYWORD, .offset = CFG(datasource),
 	  .choices = datasource_names },
@@ -130,6 +149,8 @@ static const struct key_spec top_keys[] = {
 	{ .name = "s3", .type = V_MAP, .keys = s3_keys },
 	{ .name = "ec2", .type = V_MAP, .keys = ec2_keys },
 	{ .name = "tls", .type = V_MAP, .keys = tls_keys },
+	{ .name = "converge", .type = V_MAP, .keys = converge_keys },
+	{ .name = "shutdown", .type = V_MAP, .keys = shutdown_keys },
 	{ .name = "state_dir", .type = V_ABS_PATH, .offset = CFG(state_dir) },
 	{ .name = "log_level", .type = V_KEYWORD, .offset = CFG(log_level),
 	  .choices = log_level_names },
@@ -604,6 +625,9 @@ int bl_config_init(struct bl_config *cfg)
 		.on_failure = BL_ON_FAILURE_STOP,
 		.imds_wait = 120,
 		.s3_max_object_size = BL_DEFAULT_MAX_OBJECT_SIZE,
+		.converge_interval = 300,
+		.converge_splay = 30,
+		.shutdown_timeout = 120,
 	};
 	cfg->layers = calloc(ARRAY_SIZE(default_layers), sizeof(*cfg->layers));
 	if (!cfg->layers)
@@ -621,7 +645,9 @@ int bl_config_init(struct bl_config *cfg)
 	    !(cfg->state_dir = strdup(BL_DEFAULT_STATE_DIR)) ||
 	    !(cfg->log_level = strdup("info")) ||
 	    !(cfg->tags_source = strdup("auto")) ||
-	    !(cfg->s3_addressing_style = strdup("auto")))
+	    !(cfg->s3_addressing_style = strdup("auto")) ||
+	    !(cfg->converge_mode = strdup("on-change")) ||
+	    !(cfg->shutdown_on_stop = strdup("auto")))
 		goto oom;
 	return 0;
 oom:
@@ -646,6 +672,8 @@ void bl_config_free(struct bl_config *cfg)
 	free(cfg->s3_addressing_style);
 	free(cfg->ec2_endpoint);
 	free(cfg->tls_ca_file);
+	free(cfg->converge_mode);
+	free(cfg->shutdown_on_stop);
 	*cfg = (struct bl_config){0};
 }
 

@@ -69,11 +69,13 @@ int bl_source_download(const struct bl_fetch_context *ctx, struct bl_object *con
 	for (size_t i = 0; i < n; i++) {
 		d[i].name = objs[i]->url;
 		d[i].max_size = ctx->cfg->s3_max_object_size;
+		d[i].if_none_match = objs[i]->if_none_match;
 	}
 	int r = bl_transfer_run(d, n, &opts);
 	for (size_t i = 0; r == 0 && i < n; i++) {
 		struct bl_object *obj = objs[i];
 		obj->result = d[i].result;
+		obj->unchanged = d[i].result == 0 && d[i].status == 304;
 		obj->size = d[i].size;
 		memcpy(obj->sha256, d[i].sha256, sizeof(obj->sha256));
 		/* Taken over: the download no longer owns them. */
@@ -139,7 +141,7 @@ void bl_object_clear(struct bl_object *obj)
 	free(obj->path);
 	free(obj->error);
 	free(obj->etag);
-	*obj = (struct bl_object){ .url = obj->url };
+	*obj = (struct bl_object){ .url = obj->url, .if_none_match = obj->if_none_match };
 }
 
 char *bl_source_join(const char *base, const char *path)

@@ -291,6 +291,14 @@ static void start_attempt(struct engine *e, struct job *j)
 		else
 			r = -BL_ENOMEM;
 	}
+	if (r == 0 && d->if_none_match) {
+		_cleanup_free_ char *h = bl_strdup_printf("If-None-Match: %s", d->if_none_match);
+		struct curl_slist *next = h ? curl_slist_append(j->headers, h) : NULL;
+		if (next)
+			j->headers = next;
+		else
+			r = -BL_ENOMEM;
+	}
 	if (r == 0 && (curl_easy_setopt(j->curl, CURLOPT_URL, d->url) != CURLE_OK ||
 		       curl_easy_setopt(j->curl, CURLOPT_HTTPHEADER, j->headers) != CURLE_OK))
 		r = -BL_ENOMEM;
@@ -406,6 +414,11 @@ static enum bl_download_verdict judge(struct job *j, CURLcode rc, int *result)
 	if (j->ok) {
 		*result = deliver(j);
 		return *result == -BL_EINTEGRITY ? BL_DOWNLOAD_RETRY : BL_DOWNLOAD_DONE;
+	}
+	/* Not modified since the copy the caller holds: done, nothing to deliver. */
+	if (d->status == 304 && d->if_none_match) {
+		*result = 0;
+		return BL_DOWNLOAD_DONE;
 	}
 	v = d->hooks->classify ? d->hooks->classify(d) : default_classify(d);
 	*result = d->result;

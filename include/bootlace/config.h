@@ -47,6 +47,11 @@ struct bl_config {
 	unsigned s3_max_object_size; /* bytes, per layer object (s3:// and https://) */
 	char *ec2_endpoint;     /* NULL = AWS's, by region */
 	char *tls_ca_file;      /* extra CA bundle; NULL = the system's */
+	unsigned converge_interval; /* seconds between the daemon's checks */
+	unsigned converge_splay;    /* up to this many random seconds more */
+	char *converge_mode;    /* "on-change" or "always" */
+	unsigned shutdown_timeout;  /* seconds per shutdown script */
+	char *shutdown_on_stop; /* "auto" (system shutdown only), "always", "never" */
 };
 
 /* One error found while reading configuration. */

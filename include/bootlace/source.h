@@ -19,7 +19,10 @@
 /* One object to fetch, and what became of it. */
 struct bl_object {
 	const char *url;        /* in: "s3://bucket/key", "https://...", "file:///..." */
+	const char *if_none_match; /* in: the ETag of the copy held, or NULL */
 	int result;             /* 0, -BL_ENOTFOUND (no such object), or the failure */
+	bool unchanged;         /* result 0 and the server said 304 Not Modified to
+				 * if_none_match: nothing was downloaded, no path */
 	char *error;            /* why it failed, naming the object (malloc'd) */
 	char *path;             /* result 0: temp file holding the whole object, 0600 */
 	char sha256[65];

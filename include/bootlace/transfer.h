@@ -55,6 +55,9 @@ struct bl_download {
 	const struct bl_download_hooks *hooks;
 	void *opaque;                /* for the hooks */
 	size_t max_size;             /* larger bodies fail with -BL_ETOOBIG */
+	const char *if_none_match;   /* an ETag held: sent as If-None-Match, and a 304
+				      * ends the download with result 0, status 304
+				      * and no file (hooks are not asked) */
 
 	/* Set by prepare for each attempt; freed by the engine. */
 	char *url;

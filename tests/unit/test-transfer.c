@@ -261,6 +261,39 @@ static void test_whole_download(void **state)
 	free(data);
 }
 
+/* A conditional GET: the held ETag still current is a 304, no file and no
+ * hook asked; a stale one gets the body. */
+static void test_not_modified(void **state)
+{
+	struct fixture *f = *state;
+	struct bl_download d;
+	struct ctx c;
+	char *data = put(f, "cond.bin", 1000);
+	init(f, &d, &c, "cond.bin", 1 << 20);
+	assert_int_equal(bl_transfer_run(&d, 1, &f->opts), 0);
+	assert_delivered(f, &d, data, 1000);
+	char *etag = strdup(d.etag);
+	bl_download_clear(&d);
+
+	init(f, &d, &c, "cond.bin", 1 << 20);
+	d.if_none_match = etag;
+	assert_int_equal(bl_transfer_run(&d, 1, &f->opts), 0);
+	assert_int_equal(d.result, 0);
+	assert_int_equal(d.status, 304);
+	assert_null(d.path);
+	assert_int_equal(d.attempts, 1);
+	assert_tmp_empty(f);
+	bl_download_clear(&d);
+
+	init(f, &d, &c, "cond.bin", 1 << 20);
+	d.if_none_match = "\"stale\"";
+	assert_int_equal(bl_transfer_run(&d, 1, &f->opts), 0);
+	assert_delivered(f, &d, data, 1000);
+	bl_download_clear(&d);
+	free(etag);
+	free(data);
+}
+
 static void test_empty_object_and_exact_size(void **state)
 {
 	struct fixture *f = *state;
@@ -831,6 +864,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_whole_download, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_modified, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_empty_object_and_exact_size, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_checksum_header_asked_and_checked, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_many_parallel_downloads, setup, teardown),
