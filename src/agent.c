@@ -63,6 +63,7 @@ struct layer {
 	char *reason;    /* why skipped or failed, for the record */
 	struct bl_buf body;      /* user data: the script itself */
 	struct bl_object obj;    /* the fetched object (url = this layer's) */
+	char cached_sha256[65];  /* converge: the object held in the cache */
 	char *script;    /* where it was written to run from */
 	char sha256[65];
 	bool ran;        /* result is meaningful */
@@ -266,6 +267,30 @@ static int ensure_aws(struct run *run)
 	return 0;
 }
 
+/* An object the server said is unchanged (304): the cached copy, hard-linked
+ * into tmp_dir as if it had just arrived. */
+static int use_cached(struct run *run, struct layer *l, const char *tmp_dir)
+{
+	_cleanup_free_ char *rel = bl_strdup_printf("cache/%s", l->cached_sha256);
+	_cleanup_free_ char *cached = rel ? bl_state_path(&run->state, rel) : NULL;
+	char *path = bl_strdup_printf("%s/cached.%zu", tmp_dir, (size_t)(l - run->layers));
+	struct stat st;
+	if (!cached || !path || !(l->obj.etag = strdup(l->obj.if_none_match))) {
+		free(path);
+		return -BL_ENOMEM;
+	}
+	if (link(cached, path) < 0 || stat(path, &st) < 0) {
+		bl_err("layer %s: cannot use the cached copy %s: %s", l->name, cached,
+		       strerror(errno));
+		free(path);
+		return -BL_EIO;
+	}
+	l->obj.path = path;
+	l->obj.size = (size_t)st.st_size;
+	memcpy(l->obj.sha256, l->cached_sha256, sizeof(l->obj.sha256));
+	return 0;
+}
+
 /* Fetches every pending layer at once, each into a temp file.  Nothing runs
  * unless all that must be there arrived whole. */
 static int fetch_layers(struct run *run, const char *tmp_dir)
@@ -307,6 +332,8 @@ static int fetch_layers(struct run *run, const char *tmp_dir)
 			r = err == -BL_ENOTFOUND ? -BL_ELAYER : err;
 			break;
 		}
+		if (l->obj.unchanged && (r = use_cached(run, l, tmp_dir)) < 0)
+			break;
 		memcpy(l->sha256, l->obj.sha256, sizeof(l->sha256));
 	}
 	return r;
@@ -520,6 +547,9 @@ static int run_layers(struct run *run, int log_fd)
 {
 	int first_failure = 0;
 	size_t total = 0, n = 0;
+	/* Shutdown scripts race the instance's stop: their own, shorter bound. */
+	unsigned timeout = strcmp(run->event, "shutdown") == 0 ? run->cfg->shutdown_timeout
+								: run->cfg->run_timeout;
 	for (size_t i = 0; i < run->n_layers; i++)
 		total += run->layers[i].status == LAYER_PENDING;
 	for (size_t i = 0; i < run->n_layers; i++) {
@@ -536,11 +566,21 @@ static int run_layers(struct run *run, int log_fd)
 		bl_info("layer %zu/%zu: %s", ++n, total, l->name);
 		if (log_fd >= 0)
 			dprintf(log_fd, "== layer %zu/%zu: %s (sha256 %s)\n", n, total, l->name, l->sha256);
+		struct bl_agent_hooks *hooks = run->opts->hooks;
 		struct bl_run_spec spec = {
 			.path = l->script, .layer = l->name, .envp = envp, .cwd = "/",
-			.timeout = run->cfg->run_timeout, .kill_grace = run->cfg->run_kill_grace,
+			.timeout = timeout, .kill_grace = run->cfg->run_kill_grace,
 			.log_fd = log_fd,
 		};
+		if (hooks) {
+			spec.stop = hooks->stop;
+			spec.wait_mask = hooks->wait_mask;
+			spec.tick = hooks->tick;
+			spec.tick_ctx = hooks->ctx;
+			spec.tick_interval = hooks->tick_interval;
+			if (hooks->layer_start)
+				hooks->layer_start(hooks->ctx, run->event, l->name);
+		}
 		int r = bl_runner_run(&spec, &l->result);
 		strv_free(envp);
 		l->ran = r == 0;
@@ -548,7 +588,7 @@ static int run_layers(struct run *run, int log_fd)
 		if (r < 0) {
 			snprintf(how, sizeof(how), "could not be started: %s", bl_strerror(r));
 		} else {
-			bl_run_result_describe(&l->result, run->cfg->run_timeout, how, sizeof(how));
+			bl_run_result_describe(&l->result, timeout, how, sizeof(how));
 		}
 		if (log_fd >= 0)
 			dprintf(log_fd, "== layer %s: %s after %.3fs\n", l->name, how, l->result.duration);
@@ -558,6 +598,9 @@ static int run_layers(struct run *run, int log_fd)
 			continue;
 		}
 		bl_err("layer %s failed: %s", l->name, how);
+		if (run->opts->hooks && !first_failure)
+			snprintf(run->opts->hooks->failure, sizeof(run->opts->hooks->failure),
+				 "%s: %s", l->name, how);
 		layer_set_reason(l, LAYER_FAILED, strdup(how));
 		if (!first_failure)
 			first_failure = -BL_ELAYER;
@@ -586,21 +629,24 @@ static void save_record(struct run *run, time_t started, double duration, int re
 	json_decref(rec);
 }
 
-/* Everything after the plan: fetch, write, run, record. */
-static int execute(struct run *run)
+/* Scratch space for downloads (state/tmp), emptied of what a killed run
+ * may have left behind; malloc'd. */
+static char *prepare_tmp(struct run *run)
 {
-	time_t started = time(NULL);
-	double t0 = bl_now_monotonic();
-	int log_fd = -1;
-	_cleanup_free_ char *tmp_dir = bl_state_path(&run->state, "tmp");
-	if (!tmp_dir)
-		return -BL_ENOMEM;
-	/* A run that was killed may have left partial downloads behind. */
-	int r = bl_mkdir_p(tmp_dir, 0700) < 0 ? -BL_EIO : 0;
-	if (r == 0 && clear_dir(tmp_dir) < 0)
+	char *tmp_dir = bl_state_path(&run->state, "tmp");
+	if (!tmp_dir || bl_mkdir_p(tmp_dir, 0700) < 0) {
+		free(tmp_dir);
+		return NULL;
+	}
+	if (clear_dir(tmp_dir) < 0)
 		bl_warn("cannot clear %s: %s", tmp_dir, strerror(errno));
-	if (r == 0)
-		r = fetch_layers(run, tmp_dir);
+	return tmp_dir;
+}
+
+/* Everything after the fetch (whose result is r): write, run, record. */
+static int run_fetched(struct run *run, int r, time_t started, double t0)
+{
+	int log_fd = -1;
 	if (r == 0)
 		r = write_context(run);
 	if (r == 0)
@@ -628,19 +674,62 @@ static int execute(struct run *run)
 	return r;
 }
 
-int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
+/* Fetch, write, run, record. */
+static int execute(struct run *run)
 {
-	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 } };
+	time_t started = time(NULL);
+	double t0 = bl_now_monotonic();
+	_cleanup_free_ char *tmp_dir = prepare_tmp(run);
+	int r = tmp_dir ? fetch_layers(run, tmp_dir) : -BL_EIO;
+	return run_fetched(run, r, started, t0);
+}
+
+/* Who the instance is and what its user data says. */
+static int resolve_instance(struct run *run)
+{
 	const struct bl_datasource *ds = NULL;
-	run.event = opts->event ? opts->event : "setup";
-	int r = bl_datasource_select(cfg, &ds);
+	int r = bl_datasource_select(run->cfg, &ds);
 	/* A datasource fails as a datasource (exit 3) unless the operator's
 	 * configuration is what is wrong (exit 2). */
-	if (r == 0 && (r = ds->load(cfg, &run.inst)) < 0 && r != -BL_ECONFIG &&
+	if (r == 0 && (r = ds->load(run->cfg, &run->inst)) < 0 && r != -BL_ECONFIG &&
 	    r != -BL_ENOMEM)
 		r = -BL_EDATASOURCE;
 	if (r == 0)
-		r = read_user_data(&run);
+		r = read_user_data(run);
+	return r;
+}
+
+/* The state dir, locked, with this instance's user data saved in it. */
+static int open_state(struct run *run)
+{
+	const char *state_dir = run->opts->state_dir ? run->opts->state_dir : run->cfg->state_dir;
+	int r = bl_state_open(&run->state, state_dir, true);
+	if (r == 0)
+		r = bl_state_lock(&run->state, run->opts->wait_lock);
+	if (r == 0 && run->inst.has_user_data)
+		r = bl_state_write(&run->state, "user-data", run->inst.user_data.data,
+				   run->inst.user_data.len, 0600);
+	return r;
+}
+
+static bool setup_done(const struct run *run, time_t *when)
+{
+	return bl_state_event_done(&run->state, run->inst.instance_id, "setup", when);
+}
+
+static void log_run_start(const struct run *run)
+{
+	bl_info("%s on instance %s (datasource %s, zone %s), layers from %s", run->event,
+		run->inst.instance_id, run->inst.datasource,
+		run->inst.availability_zone ? run->inst.availability_zone : "unknown",
+		run->cfg->source ? run->cfg->source : "user data only");
+}
+
+int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
+{
+	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 } };
+	run.event = opts->event ? opts->event : "setup";
+	int r = resolve_instance(&run);
 	if (r == 0)
 		r = build_plan(&run);
 	if (r < 0 || opts->dry_run) {
@@ -649,26 +738,205 @@ int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
 		run_free(&run);
 		return r;
 	}
-	const char *state_dir = opts->state_dir ? opts->state_dir : cfg->state_dir;
-	r = bl_state_open(&run.state, state_dir, true);
-	if (r == 0)
-		r = bl_state_lock(&run.state, opts->wait_lock);
-	if (r == 0 && run.inst.has_user_data)
-		r = bl_state_write(&run.state, "user-data", run.inst.user_data.data,
-				   run.inst.user_data.len, 0600);
+	r = open_state(&run);
 	time_t done_at;
 	if (r == 0 && strcmp(run.event, "setup") == 0 && !opts->force &&
-	    bl_state_event_done(&run.state, run.inst.instance_id, "setup", &done_at)) {
+	    setup_done(&run, &done_at)) {
 		char when[32];
 		bl_format_utc(done_at, when, sizeof(when));
 		bl_info("setup already completed on instance %s at %s; nothing to do "
 			"(--force runs it again)", run.inst.instance_id, when);
 	} else if (r == 0) {
-		bl_info("%s on instance %s (datasource %s, zone %s), layers from %s", run.event,
-			run.inst.instance_id, run.inst.datasource,
-			run.inst.availability_zone ? run.inst.availability_zone : "unknown",
-			cfg->source ? cfg->source : "user data only");
+		log_run_start(&run);
 		r = execute(&run);
+	}
+	run_free(&run);
+	return r;
+}
+
+/* Convergence: what the configure layers were the last time (state file
+ * converge.json: a fingerprint of the plan, and each object's URL, ETag and
+ * sha256) and the objects themselves (cache/<sha256>), so that an unchanged
+ * object costs one 304 and no download. */
+#define CONVERGE_STATE "converge.json"
+#define CACHE_DIR "cache"
+
+static int cmp_tag(const void *a, const void *b)
+{
+	return strcmp((*(const struct bl_tag *const *)a)->key, (*(const struct bl_tag *const *)b)->key);
+}
+
+/* What decides whether configure runs: the tags, and each layer's name,
+ * source, state and content.  malloc'd. */
+static char *plan_fingerprint(const struct run *run)
+{
+	const struct bl_instance *inst = &run->inst;
+	struct bl_buf b = {0};
+	const struct bl_tag **tags = calloc(inst->n_tags + 1, sizeof(*tags));
+	int r = tags ? 0 : -BL_ENOMEM;
+	for (size_t i = 0; tags && i < inst->n_tags; i++)
+		tags[i] = &inst->tags[i];
+	if (tags)
+		qsort(tags, inst->n_tags, sizeof(*tags), cmp_tag);
+	for (size_t i = 0; r == 0 && i < inst->n_tags; i++)
+		r = bl_buf_printf(&b, "tag %s=%s\n", tags[i]->key, tags[i]->value);
+	for (size_t i = 0; r == 0 && i < run->n_layers; i++) {
+		const struct layer *l = &run->layers[i];
+		r = bl_buf_printf(&b, "layer %s %s %s %s\n", l->name, l->url ? l->url : "-",
+				  layer_status_names[l->status],
+				  l->status == LAYER_PENDING ? l->sha256 : l->reason ? l->reason : "");
+	}
+	free(tags);
+	if (r < 0) {
+		bl_buf_free(&b);
+		return NULL;
+	}
+	return b.data ? b.data : strdup("");
+}
+
+/* The last cycle's record for this instance, or NULL. */
+static json_t *load_baseline(const struct run *run)
+{
+	_cleanup_free_ char *path = bl_state_path(&run->state, CONVERGE_STATE);
+	if (!path || access(path, F_OK) < 0)
+		return NULL;
+	json_error_t err;
+	json_t *base = json_load_file(path, 0, &err);
+	const char *id = json_string_value(json_object_get(base, "instance_id"));
+	if (!base || !id || strcmp(id, run->inst.instance_id) != 0 ||
+	    !json_is_string(json_object_get(base, "fingerprint"))) {
+		if (!base)
+			bl_warn("%s:%d:%d: unreadable, starting over: %s", path, err.line,
+				err.column, err.text);
+		json_decref(base);
+		return NULL;
+	}
+	return base;
+}
+
+/* Offers each layer's last ETag for a conditional GET when its object is
+ * still in the cache. */
+static void offer_etags(struct run *run, json_t *baseline)
+{
+	json_t *objects = json_object_get(baseline, "objects");
+	for (size_t i = 0; i < run->n_layers; i++) {
+		struct layer *l = &run->layers[i];
+		json_t *o = l->url ? json_object_get(objects, l->url) : NULL;
+		const char *etag = json_string_value(json_object_get(o, "etag"));
+		const char *sha = json_string_value(json_object_get(o, "sha256"));
+		if (!etag || !sha || strlen(sha) != 64 || strspn(sha, "0123456789abcdef") != 64)
+			continue;
+		_cleanup_free_ char *rel = bl_strdup_printf(CACHE_DIR "/%s", sha);
+		_cleanup_free_ char *cached = rel ? bl_state_path(&run->state, rel) : NULL;
+		if (cached && access(cached, R_OK) == 0) {
+			l->obj.if_none_match = etag;
+			memcpy(l->cached_sha256, sha, sizeof(l->cached_sha256));
+		}
+	}
+}
+
+/* Keeps each fetched object under cache/<sha256> (a hard link: no copy). */
+static void cache_objects(struct run *run)
+{
+	_cleanup_free_ char *dir = bl_state_path(&run->state, CACHE_DIR);
+	if (!dir || bl_mkdir_p(dir, 0700) < 0)
+		return;
+	for (size_t i = 0; i < run->n_layers; i++) {
+		struct layer *l = &run->layers[i];
+		if (l->status != LAYER_PENDING || !l->obj.path || l->obj.unchanged)
+			continue;
+		_cleanup_free_ char *dst = bl_strdup_printf("%s/%s", dir, l->sha256);
+		if (dst && link(l->obj.path, dst) < 0 && errno != EEXIST)
+			bl_warn("cannot keep %s in %s: %s", l->name, dir, strerror(errno));
+	}
+}
+
+/* Records this cycle's view and drops cached objects no longer in it. */
+static void save_baseline(struct run *run, const char *fingerprint)
+{
+	json_t *objects = json_object();
+	for (size_t i = 0; objects && i < run->n_layers; i++) {
+		const struct layer *l = &run->layers[i];
+		if (l->url && l->sha256[0])
+			json_object_set_new(objects, l->url, json_pack("{s:s, s:s?}", "sha256", l->sha256,
+								      "etag", l->obj.etag));
+	}
+	json_t *base = json_pack("{s:s, s:s, s:o*}", "instance_id", run->inst.instance_id,
+				 "fingerprint", fingerprint, "objects", objects);
+	_cleanup_free_ char *text = base ? json_dumps(base, JSON_INDENT(2) | JSON_SORT_KEYS) : NULL;
+	if (!text || bl_state_write(&run->state, CONVERGE_STATE, text, strlen(text), 0600) < 0)
+		bl_warn("could not save what this convergence cycle saw");
+	_cleanup_free_ char *dir = bl_state_path(&run->state, CACHE_DIR);
+	DIR *d = dir ? opendir(dir) : NULL;
+	for (struct dirent *e; d && (e = readdir(d));) {
+		bool used = false;
+		for (size_t i = 0; i < run->n_layers && !used; i++)
+			used = strcmp(run->layers[i].sha256, e->d_name) == 0;
+		if (!used && e->d_name[0] != '.')
+			unlinkat(dirfd(d), e->d_name, 0);
+	}
+	if (d)
+		closedir(d);
+	json_decref(base);
+}
+
+/* The configure part of a cycle: fetch, compare, run if it should. */
+static int converge_configure(struct run *run, enum bl_converge_outcome *outcome)
+{
+	time_t started = time(NULL);
+	double t0 = bl_now_monotonic();
+	json_t *baseline = load_baseline(run);
+	_cleanup_free_ char *tmp_dir = prepare_tmp(run);
+	offer_etags(run, baseline);
+	int r = tmp_dir ? fetch_layers(run, tmp_dir) : -BL_EIO;
+	_cleanup_free_ char *fingerprint = r == 0 ? plan_fingerprint(run) : NULL;
+	if (r == 0 && !fingerprint)
+		r = -BL_ENOMEM;
+	bool always = strcmp(run->cfg->converge_mode, "always") == 0;
+	const char *before = json_string_value(json_object_get(baseline, "fingerprint"));
+	if (r == 0)
+		cache_objects(run);
+	if (r == 0 && !before && !always) {
+		*outcome = BL_CONVERGE_BASELINE;
+		bl_info("converge: first look at the configure layers of %s recorded; configure "
+			"runs when a layer, a tag or the configuration changes", run->inst.instance_id);
+		save_baseline(run, fingerprint);
+	} else if (r == 0 && !always && strcmp(before, fingerprint) == 0) {
+		*outcome = BL_CONVERGE_UNCHANGED;
+		bl_info("converge: nothing changed");
+	} else if (r == 0) {
+		*outcome = BL_CONVERGE_CONFIGURED;
+		bl_info("converge: %s; running configure", always ? "converge.mode is always"
+			: "the layers, tags or configuration changed");
+		log_run_start(run);
+		r = run_fetched(run, r, started, t0);
+		if (r == 0)
+			save_baseline(run, fingerprint);
+	} else {
+		run_fetched(run, r, started, t0);  /* records the failed fetch */
+	}
+	json_decref(baseline);
+	return r;
+}
+
+int bl_agent_converge(struct bl_config *cfg, const struct bl_agent_options *opts,
+		      enum bl_converge_outcome *outcome)
+{
+	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 } };
+	*outcome = BL_CONVERGE_UNCHANGED;
+	int r = resolve_instance(&run);
+	if (r == 0)
+		r = open_state(&run);
+	bool setup = r == 0 && !setup_done(&run, NULL);
+	run.event = setup ? "setup" : "configure";
+	if (r == 0)
+		r = build_plan(&run);
+	if (r == 0 && setup) {
+		*outcome = BL_CONVERGE_SETUP;
+		log_run_start(&run);
+		r = execute(&run);
+	} else if (r == 0) {
+		r = converge_configure(&run, outcome);
 	}
 	run_free(&run);
 	return r;

@@ -37,6 +37,17 @@ void bl_log_set_level(enum bl_log_level max_level)
 	log_max_level = max_level;
 }
 
+enum bl_log_level bl_log_level_from_name(const char *name)
+{
+	if (strcmp(name, "error") == 0)
+		return BL_LOG_ERR;
+	if (strcmp(name, "warning") == 0)
+		return BL_LOG_WARNING;
+	if (strcmp(name, "debug") == 0)
+		return BL_LOG_DEBUG;
+	return BL_LOG_INFO;
+}
+
 bool bl_log_to_journal(void)
 {
 	return log_journal;

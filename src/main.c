@@ -13,6 +13,7 @@
 #include "bootlace/config.h"
 #include "bootlace/error.h"
 #include "bootlace/log.h"
+#include "bootlace/daemon.h"
 #include "bootlace/status.h"
 
 struct cli {
@@ -47,6 +48,39 @@ static int cmd_run(struct cli *cli, struct bl_config *cfg)
 	return bl_agent_run(cfg, &cli->agent);
 }
 
+static int cmd_event(struct cli *cli, struct bl_config *cfg, const char *event)
+{
+	cli->agent.event = event;
+	return cmd_run(cli, cfg);
+}
+
+static int cmd_deploy(struct cli *cli, struct bl_config *cfg)
+{
+	return cmd_event(cli, cfg, "deploy");
+}
+
+static int cmd_undeploy(struct cli *cli, struct bl_config *cfg)
+{
+	return cmd_event(cli, cfg, "undeploy");
+}
+
+static int cmd_converge(struct cli *cli, struct bl_config *cfg)
+{
+	enum bl_converge_outcome outcome;
+	cli->agent.state_dir = cli->state_dir;
+	return bl_agent_converge(cfg, &cli->agent, &outcome);
+}
+
+static int cmd_daemon(struct cli *cli, struct bl_config *cfg)
+{
+	struct bl_daemon_options o = {
+		.config_path = cli->config_path ? cli->config_path : BL_DEFAULT_CONFIG,
+		.config_must_exist = cli->config_path != NULL,
+		.state_dir = cli->state_dir,
+	};
+	return bl_daemon_run(cfg, &o);
+}
+
 static int cmd_check_config(struct cli *cli, struct bl_config *cfg)
 {
 	(void)cli;
@@ -74,6 +108,36 @@ static const struct command commands[] = {
 	  "  -w, --wait            wait for another bootlace to finish instead of\n"
 	  "                        exiting with status 4\n",
 	  cmd_run },
+	{ "daemon", "daemon",
+	  "Runs setup if it has not completed on this instance (retrying a failed\n"
+	  "setup every converge.interval), then every converge.interval plus up to\n"
+	  "converge.splay seconds one convergence cycle (see `converge`).  Made for\n"
+	  "systemd (Type=notify): READY=1 once setup succeeded, STATUS= always,\n"
+	  "WATCHDOG=1 when WatchdogSec is set.  SIGHUP re-reads the configuration\n"
+	  "and converges now; SIGUSR1 converges now; SIGTERM stops a running script\n"
+	  "and, when the system is shutting down (shutdown.on_stop), runs the\n"
+	  "shutdown event before exiting.\n",
+	  cmd_daemon },
+	{ "converge", "converge [--wait]",
+	  "One convergence cycle, for a timer instead of the daemon: setup if it has\n"
+	  "not completed on this instance; else re-resolve tags and layers, fetch the\n"
+	  "configure scripts with conditional GETs (an unchanged object costs a 304)\n"
+	  "and run `configure` when a layer, a tag or the configuration changed\n"
+	  "(converge.mode: on-change) or every time (always).  The first cycle only\n"
+	  "records what the layers are.\n\n"
+	  "  -w, --wait            wait for another bootlace to finish instead of\n"
+	  "                        exiting with status 4\n",
+	  cmd_converge },
+	{ "deploy", "deploy [--wait]",
+	  "Runs the deploy event's layers now (e.g. from SSM Run Command or CI).\n\n"
+	  "  -w, --wait            wait for another bootlace to finish instead of\n"
+	  "                        exiting with status 4\n",
+	  cmd_deploy },
+	{ "undeploy", "undeploy [--wait]",
+	  "Runs the undeploy event's layers now.\n\n"
+	  "  -w, --wait            wait for another bootlace to finish instead of\n"
+	  "                        exiting with status 4\n",
+	  cmd_undeploy },
 	{ "check-config", "check-config",
 	  "Reads the configuration (file, drop-ins) and prints `configuration OK`,\n"
 	  "or every error as FILE:LINE:COL: message and exits with status 2.\n",
@@ -145,6 +209,8 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 		{ 0 },
 	};
 	bool is_run = strcmp(c->name, "run") == 0, is_status = strcmp(c->name, "status") == 0;
+	bool can_wait = is_run || strcmp(c->name, "converge") == 0 ||
+			strcmp(c->name, "deploy") == 0 || strcmp(c->name, "undeploy") == 0;
 	int opt;
 	optind = 1;
 	opterr = 0;
@@ -155,13 +221,18 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 		case 'v': cli->verbosity = 1; break;
 		case 'q': cli->verbosity = -1; break;
 		case 'h': print_command_help(c, stdout); return BL_EXIT_OK;
-		case 'e': case 'n': case 'f': case 'w':
+		case 'w':
+			if (!can_wait)
+				return usage_error("this option is not for this command",
+						   argv[optind - 1]);
+			cli->agent.wait_lock = true;
+			break;
+		case 'e': case 'n': case 'f':
 			if (!is_run)
 				return usage_error("this option is only for `run`", argv[optind - 1]);
 			if (opt == 'e') cli->agent.event = optarg;
 			if (opt == 'n') cli->agent.dry_run = true;
 			if (opt == 'f') cli->agent.force = true;
-			if (opt == 'w') cli->agent.wait_lock = true;
 			break;
 		case 'j':
 			if (!is_status)
@@ -182,17 +253,6 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 	return -1;
 }
 
-static enum bl_log_level level_from_name(const char *name)
-{
-	if (strcmp(name, "error") == 0)
-		return BL_LOG_ERR;
-	if (strcmp(name, "warning") == 0)
-		return BL_LOG_WARNING;
-	if (strcmp(name, "debug") == 0)
-		return BL_LOG_DEBUG;
-	return BL_LOG_INFO;
-}
-
 static int run_command(struct cli *cli, const struct command *c)
 {
 	struct bl_config cfg;
@@ -208,7 +268,7 @@ static int run_command(struct cli *cli, const struct command *c)
 		return bl_exit_code(r);
 	}
 	if (cli->verbosity == 0)
-		bl_log_set_level(level_from_name(cfg.log_level));
+		bl_log_set_level(bl_log_level_from_name(cfg.log_level));
 	r = c->run(cli, &cfg);
 	bl_config_free(&cfg);
 	return bl_exit_code(r);

@@ -21,6 +21,8 @@ enum bl_log_level {
 /* Sets the threshold (messages above it are dropped) and detects the journal. */
 void bl_log_init(enum bl_log_level max_level);
 void bl_log_set_level(enum bl_log_level max_level);
+/* The level for log_level's name ("error", "warning", "info", "debug"). */
+enum bl_log_level bl_log_level_from_name(const char *name);
 bool bl_log_to_journal(void);
 
 void bl_log(enum bl_log_level level, const char *fmt, ...) _printf_(2, 3);
