@@ -37,8 +37,8 @@
 # aws_world_start must call aws_world_stop itself.  EMULATORS_TRAP=0 leaves
 # all traps alone.  Backstop: moto exits by itself within a second of the
 # test shell dying (world.py serve --parent-pid $$), even on SIGKILL.
-# AWS_PYTHON picks the interpreter (python3).  Uses lib.sh's _emu_home and
-# _emu_exit_action.
+# AWS_PYTHON picks the interpreter (python3).  Uses lib.sh's _emu_home,
+# _emu_exit_first and _emu_kill.
 
 _aws_tmp='' _aws_pid='' _aws_job='' _aws_trapped=''
 
@@ -46,11 +46,7 @@ _aws_trap() {
 	[ -z "$_aws_trapped" ] || return 0
 	_aws_trapped=1
 	[ "${EMULATORS_TRAP:-1}" != 0 ] || return 0
-	trap > "$_aws_tmp/traps"	# not $(trap): dash would list the subshell's
-	_aws_old=$(_emu_exit_action "$_aws_tmp/traps") || _aws_old=''
-	# shellcheck disable=SC2064 # expanded now on purpose
-	trap "aws_world_stop
-$_aws_old" EXIT
+	_emu_exit_first aws_world_stop "$_aws_tmp/traps"
 }
 
 # _aws_world SUBCOMMAND ARGS...: world.py against the running world.
@@ -124,19 +120,7 @@ aws_world_stop() {
 	if [ -z "$_aws_pid" ] && [ -n "$_aws_tmp" ]; then	# died or stopped while starting
 		_aws_pid=$(cat "$_aws_tmp/moto.pid" 2> /dev/null) || _aws_pid=''
 	fi
-	if [ -n "$_aws_pid" ]; then
-		kill -TERM "$_aws_pid" 2> /dev/null || :
-		_aws_i=0
-		while kill -0 "$_aws_pid" 2> /dev/null && [ "$_aws_i" -lt 50 ]; do
-			sleep 0.1
-			_aws_i=$((_aws_i + 1))
-		done
-		kill -KILL "$_aws_pid" 2> /dev/null || :
-	fi
-	if [ -n "$_aws_job" ]; then	# the subshell: done, or (no pid known) stuck
-		kill -TERM "$_aws_job" 2> /dev/null || :
-		wait "$_aws_job" 2> /dev/null || :
-	fi
+	_emu_kill "$_aws_pid" "$_aws_job"
 	[ -z "$_aws_tmp" ] || rm -rf "$_aws_tmp" || :
 	_aws_tmp='' _aws_pid='' _aws_job='' MOTO_URL='' MOTO_PID='' WORLD_S3_ENDPOINT=''
 	WORLD_EC2_ENDPOINT='' WORLD_BUCKET='' WORLD_PREFIX='' WORLD_REGION='' WORLD_INSTANCE_ID=''

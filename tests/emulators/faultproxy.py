@@ -75,7 +75,6 @@ Startup: prints exactly one line "READY <port>" on stdout once listening
 SIGINT or SIGHUP (removing those files) and when --parent-pid dies.  Only
 --host 127.0.0.1 is accepted.  Exit status 2 = bad arguments.
 """
-import argparse
 import base64
 import email.utils
 import hashlib
@@ -83,18 +82,16 @@ import http.client
 import itertools
 import json
 import os
-import signal
 import socket
 import ssl
 import struct
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, unquote, urlsplit
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import imds  # noqa: E402  (the shared server plumbing: one copy of it)
+import emulib  # noqa: E402  (the server plumbing the emulators share)
 
 CONTROL = "/_faultproxy/"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -237,11 +234,8 @@ class State:
             return self.seq
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # idle keep-alive connections
-    disable_nagle_algorithm = True
-    read_body = imds.Handler.read_body
+class Handler(emulib.Handler):
+    name, control_path = "faultproxy", CONTROL
 
     def setup(self):
         super().setup()
@@ -250,26 +244,12 @@ class Handler(BaseHTTPRequestHandler):
     def version_string(self):
         return "faultproxy"
 
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("faultproxy: %s\n" % (fmt % args))
-
-    def dispatch(self):
-        try:
-            body = self.read_body()
-        except ValueError:
-            self.close_connection = True
-            return self.send(400, [("Content-Type", "text/plain")], b"bad request body\n")
-        url = urlsplit(self.path)
-        if url.path.startswith(CONTROL) or url.path == CONTROL.rstrip("/"):
-            return self.control(url, body)
-        self.serve(body)
-
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = dispatch
+    def bad_body(self):
+        self.send(400, [("Content-Type", "text/plain")], b"bad request body\n")
 
     # --- the proxied or served request, and its faults -----------------------
 
-    def serve(self, body):
+    def emulate(self, url, body):
         st, srv = self.server.state, self.server
         rule = st.take(self.command, self.path)
         action = rule["action"] if rule else None
@@ -440,7 +420,7 @@ class Handler(BaseHTTPRequestHandler):
         self.send(status, [("Content-Type", ctype), ("Content-Length", str(len(body)))], body)
 
 
-class Server(imds.Server):
+class Server(emulib.Server):
     def process_request_thread(self, request, client_address):
         # The TLS handshake runs in the request's own thread, so that a slow
         # or broken client never holds up the others.
@@ -453,21 +433,13 @@ class Server(imds.Server):
 
 
 def main():
-    p = argparse.ArgumentParser(description="Fault-injecting HTTP server and proxy (127.0.0.1 only).")
-    p.add_argument("--host", default="127.0.0.1", help="must be 127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    p = emulib.parser("Fault-injecting HTTP server and proxy (127.0.0.1 only).")
     mode = p.add_mutually_exclusive_group(required=True)
     mode.add_argument("--upstream", metavar="URL", help="forward to http://127.0.0.1:PORT")
     mode.add_argument("--static", metavar="DIR", help="serve the files under DIR like S3")
     p.add_argument("--tls-cert", metavar="FILE", help="serve https with this certificate chain")
     p.add_argument("--tls-key", metavar="FILE", help="and this private key")
-    p.add_argument("--pidfile")
-    p.add_argument("--portfile")
-    p.add_argument("--parent-pid", type=int, help="exit when this process is gone")
-    p.add_argument("--verbose", action="store_true", help="log requests on stderr")
-    a = p.parse_args()
-    if a.host != "127.0.0.1":
-        p.error("only --host 127.0.0.1 is allowed")
+    a = emulib.parse_args(p)
     upstream = urlsplit(a.upstream) if a.upstream else None
     if upstream and (upstream.scheme != "http" or upstream.hostname not in LOOPBACK or
                      not upstream.port or upstream.path not in ("", "/")):
@@ -477,9 +449,7 @@ def main():
     if bool(a.tls_cert) != bool(a.tls_key):
         p.error("--tls-cert and --tls-key go together")
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = emulib.stop_event()
     try:
         tls = None
         if a.tls_cert:
@@ -493,26 +463,7 @@ def main():
     server.upstream = upstream
     server.root = os.path.realpath(a.static) if a.static else None
     server.conn_ids = itertools.count(1)
-    port = server.server_address[1]
-    files = [f for f in (a.pidfile, a.portfile) if f]
-    if a.pidfile:
-        imds.write_file(a.pidfile, str(os.getpid()))
-    if a.portfile:
-        imds.write_file(a.portfile, str(port))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-    print("READY %d" % port, flush=True)
-    while not stop.wait(0.5):
-        if a.parent_pid and not imds.alive(a.parent_pid):
-            break
-    stop.set()  # ends the stalls in progress
-    server.shutdown()
-    server.server_close()
-    for f in files:
-        try:
-            os.unlink(f)
-        except OSError:
-            pass
-    return 0
+    return emulib.serve(server, a, stop)
 
 
 if __name__ == "__main__":

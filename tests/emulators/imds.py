@@ -69,7 +69,6 @@ Startup: prints exactly one line "READY <port>" on stdout once listening
 SIGINT or SIGHUP (removing those files) and when --parent-pid dies.  Only
 --host 127.0.0.1 is accepted.  Exit status 2 = bad arguments or data.
 """
-import argparse
 import base64
 import copy
 import datetime
@@ -77,15 +76,15 @@ import json
 import os
 import re
 import secrets
-import signal
-import socket
 import sys
 import threading
 import time
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import emulib  # noqa: E402  (the server plumbing the emulators share)
+
 AEMM = os.path.join(HERE, "..", "data", "imds", "aemm-metadata-default-values.json")
 CONTROL = "/_emulator/"
 TOKEN_PATH = "/latest/api/token"
@@ -336,36 +335,11 @@ def error_page(status):
             '  <h1>%s</h1>\n </body>\n</html>\n' % (title, title)).encode()
 
 
-class Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    timeout = 30  # idle keep-alive connections
-
-    def setup(self):
-        super().setup()
-        # http.server writes headers and body separately: without this,
-        # Nagle + delayed ACK stall every keep-alive request ~40 ms.
-        self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+class Handler(emulib.Handler):
+    name, control_path = "imds", CONTROL
 
     def version_string(self):
         return "EC2ws"
-
-    def log_message(self, fmt, *args):
-        if self.server.verbose:
-            sys.stderr.write("imds: %s\n" % (fmt % args))
-
-    def read_body(self):
-        if "chunked" in self.headers.get("Transfer-Encoding", "").lower():
-            data = b""
-            while True:
-                size = int(self.rfile.readline().split(b";")[0].strip() or b"0", 16)
-                if size == 0:
-                    while self.rfile.readline() not in (b"\r\n", b"\n", b""):
-                        pass
-                    return data
-                data += self.rfile.read(size)
-                self.rfile.readline()
-        n = int(self.headers.get("Content-Length") or 0)
-        return self.rfile.read(n) if n > 0 else b""
 
     def reply(self, status, body=None, ctype="text/plain", headers=()):
         if body is None:
@@ -379,21 +353,11 @@ class Handler(BaseHTTPRequestHandler):
         if self.command != "HEAD":
             self.wfile.write(body)
 
-    def dispatch(self):
-        try:
-            body = self.read_body()
-        except ValueError:
-            self.close_connection = True
-            return self.reply(400)
-        url = urlsplit(self.path)
-        if url.path.startswith(CONTROL) or url.path == CONTROL.rstrip("/"):
-            return self.control(url, body)
-        self.imds(url.path)
+    def bad_body(self):
+        self.reply(400)
 
-    do_GET = do_PUT = do_POST = do_DELETE = do_HEAD = do_PATCH = do_OPTIONS = dispatch
-
-    def imds(self, path):
-        st = self.server.state
+    def emulate(self, url, body):
+        st, path = self.server.state, url.path
         entry = {"method": self.command, "path": path, "token": TOKEN_HDR in self.headers,
                  "ttl": self.headers.get(TTL_HDR), "status": None, "fault": None}
         fault, status, delay = st.take_fault(path)
@@ -459,55 +423,20 @@ class Handler(BaseHTTPRequestHandler):
         self.reply(200, (json.dumps(out, indent=1) + "\n").encode(), "application/json")
 
 
-class Server(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 64
-
-    def handle_error(self, request, client_address):
-        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
-            super().handle_error(request, client_address)
-
-
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
-def write_file(path, text):
-    with open(path + ".tmp", "w") as f:
-        f.write(text + "\n")
-    os.replace(path + ".tmp", path)
-
-
 def main():
-    p = argparse.ArgumentParser(description="Local EC2 IMDS emulator (127.0.0.1 only).")
-    p.add_argument("--host", default="127.0.0.1", help="must be 127.0.0.1")
-    p.add_argument("--port", type=int, default=0, help="0 = pick a free port")
+    p = emulib.parser("Local EC2 IMDS emulator (127.0.0.1 only).")
     p.add_argument("--aemm", default=AEMM, help="AEMM-format default data")
     p.add_argument("--data", help="JSON overrides (see the top of this file)")
     p.add_argument("--user-data", dest="user_data_file", metavar="FILE", help="serve FILE as user data")
     p.add_argument("--allow-v1", action="store_true", help="answer requests without a token")
     p.add_argument("--no-tags", action="store_true", help="instance tags not in metadata (404)")
-    p.add_argument("--pidfile")
-    p.add_argument("--portfile")
-    p.add_argument("--parent-pid", type=int, help="exit when this process is gone")
-    p.add_argument("--verbose", action="store_true", help="log requests on stderr")
     for k, v in FAULTS.items():
         p.add_argument("--" + k.replace("_", "-"), dest=k, default=None, metavar="VALUE",
                        type=(str if isinstance(v, str) or v is None else float),
                        help="fault %s (see the control API)" % k)
-    a = p.parse_args()
-    if a.host != "127.0.0.1":
-        p.error("only --host 127.0.0.1 is allowed")
+    a = emulib.parse_args(p)
 
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = emulib.stop_event()
     try:
         with open(a.aemm) as f:
             aemm = json.load(f)
@@ -519,30 +448,12 @@ def main():
                 raise ValueError("%s: not a JSON object" % a.data)
         state = State(aemm, ov, a.user_data_file, a.allow_v1, not a.no_tags)
         state.set_faults({k: getattr(a, k) for k in FAULTS if getattr(a, k) is not None})
-        server = Server(("127.0.0.1", a.port), Handler)
+        server = emulib.Server(("127.0.0.1", a.port), Handler)
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as e:
         print("imds: %s" % e, file=sys.stderr)
         return 2
     server.state, server.verbose = state, a.verbose
-    port = server.server_address[1]
-    files = [f for f in (a.pidfile, a.portfile) if f]
-    if a.pidfile:
-        write_file(a.pidfile, str(os.getpid()))
-    if a.portfile:
-        write_file(a.portfile, str(port))
-    threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True).start()
-    print("READY %d" % port, flush=True)
-    while not stop.wait(0.5):
-        if a.parent_pid and not alive(a.parent_pid):
-            break
-    server.shutdown()
-    server.server_close()
-    for f in files:
-        try:
-            os.unlink(f)
-        except OSError:
-            pass
-    return 0
+    return emulib.serve(server, a, stop)
 
 
 if __name__ == "__main__":

@@ -68,15 +68,21 @@ _emu_exit_action() {
 	if [ "${1:-}" = trap ] && [ "${4:-}" = EXIT ]; then printf '%s' "$3"; fi
 }
 
+# _emu_exit_first ACTION FILE: puts ACTION in front of the EXIT trap already
+# set, which is kept; leaves the traps as they were listed in FILE.
+_emu_exit_first() {
+	trap > "$2"	# not $(trap): dash would list the subshell's
+	_emu_old=$(_emu_exit_action "$2") || _emu_old=''
+	# shellcheck disable=SC2064 # expanded now on purpose
+	trap "$1
+$_emu_old" EXIT
+}
+
 _emu_trap() {
 	[ -z "$_emu_trapped" ] || return 0
 	_emu_trapped=1
 	[ "${EMULATORS_TRAP:-1}" != 0 ] || return 0
-	trap > "$_emu_tmp/traps"	# not $(trap): dash would list the subshell's
-	_emu_old=$(_emu_exit_action "$_emu_tmp/traps") || _emu_old=''
-	# shellcheck disable=SC2064 # expanded now on purpose
-	trap "emulators_stop
-$_emu_old" EXIT
+	_emu_exit_first emulators_stop "$_emu_tmp/traps"
 	for _emu_s in HUP:129 INT:130 TERM:143; do
 		# shellcheck disable=SC2064
 		grep -Eq "^trap -- .* (SIG)?${_emu_s%:*}\$" "$_emu_tmp/traps" ||
@@ -167,11 +173,13 @@ faultproxy_start() {
 	export FAULTPROXY_PORT FAULTPROXY_PID FAULTPROXY_URL
 }
 
-emulators_stop() {
-	for _emu_p in $_emu_pids; do
+# _emu_kill PIDS JOBS: stops the servers PIDS (TERM, KILL after 5 s), then
+# the subshells JOBS that started them (done, or stuck with no pid known).
+_emu_kill() {
+	for _emu_p in $1; do
 		kill -TERM "$_emu_p" 2> /dev/null || :
 	done
-	for _emu_p in $_emu_pids; do
+	for _emu_p in $1; do
 		_emu_i=0
 		while kill -0 "$_emu_p" 2> /dev/null && [ "$_emu_i" -lt 50 ]; do
 			sleep 0.1
@@ -179,10 +187,14 @@ emulators_stop() {
 		done
 		kill -KILL "$_emu_p" 2> /dev/null || :
 	done
-	for _emu_p in $_emu_jobs; do	# the subshells: done, or (no pid known) stuck
+	for _emu_p in $2; do
 		kill -TERM "$_emu_p" 2> /dev/null || :
 		wait "$_emu_p" 2> /dev/null || :
 	done
+}
+
+emulators_stop() {
+	_emu_kill "$_emu_pids" "$_emu_jobs"
 	[ -z "$_emu_tmp" ] || rm -rf "$_emu_tmp" || :
 	_emu_pids='' _emu_jobs='' _emu_tmp='' _emu_imds='' IMDS_PID='' IMDS_PORT='' IMDS_URL=''
 	_emu_fp='' FAULTPROXY_PID='' FAULTPROXY_PORT='' FAULTPROXY_URL=''
@@ -190,52 +202,36 @@ emulators_stop() {
 	return 0
 }
 
-# _emu_control BASE_URL METHOD NAME [JSON]: a request to a control API.
-# --insecure: a fault proxy serving https has a test certificate, and this
-# is only the test talking to its own loopback server.
+# _emu_control WHAT BASE_URL METHOD NAME [JSON]: a request to a control API
+# (BASE_URL empty: no WHAT is running).  --insecure: a fault proxy serving
+# https has a test certificate, and this is only the test talking to its own
+# loopback server.
 _emu_control() {
-	if [ $# -ge 4 ]; then
-		curl -sS --noproxy '*' --insecure --max-time 5 --fail-with-body -X "$2" \
-			-H 'Content-Type: application/json' --data "$4" "$1/$3"
+	if [ -z "$2" ]; then
+		echo "emulators: no $1 running" >&2
+		return 1
+	fi
+	if [ $# -ge 5 ]; then
+		curl -sS --noproxy '*' --insecure --max-time 5 --fail-with-body -X "$3" \
+			-H 'Content-Type: application/json' --data "$5" "$2/$4"
 	else
-		curl -sS --noproxy '*' --insecure --max-time 5 --fail-with-body -X "$2" "$1/$3"
+		curl -sS --noproxy '*' --insecure --max-time 5 --fail-with-body -X "$3" "$2/$4"
 	fi
 }
 
-imds_control() {
-	if [ -z "${IMDS_PORT:-}" ]; then
-		echo "emulators: no IMDS emulator running" >&2
-		return 1
-	fi
-	_emu_control "$IMDS_URL/_emulator" "$@"
-}
-
-imds_fault() {
-	_emu_o=$(imds_control POST faults "$1") || {
-		printf 'imds_fault: %s\n' "$_emu_o" >&2
+# _emu_fault EMULATOR JSON: EMULATOR_control POST faults JSON, quietly; a
+# refusal is printed as "EMULATOR_fault: why".
+_emu_fault() {
+	_emu_o=$("$1_control" POST faults "$2") || {
+		printf '%s_fault: %s\n' "$1" "$_emu_o" >&2
 		return 1
 	}
 }
 
-imds_requests() {
-	imds_control GET "requests${1:+?format=$1}"
-}
+imds_control() { _emu_control "IMDS emulator" "${IMDS_PORT:+$IMDS_URL/_emulator}" "$@"; }
+imds_fault() { _emu_fault imds "$1"; }
+imds_requests() { imds_control GET "requests${1:+?format=$1}"; }
 
-faultproxy_control() {
-	if [ -z "${FAULTPROXY_PORT:-}" ]; then
-		echo "emulators: no fault proxy running" >&2
-		return 1
-	fi
-	_emu_control "$FAULTPROXY_URL/_faultproxy" "$@"
-}
-
-faultproxy_fault() {
-	_emu_o=$(faultproxy_control POST faults "$1") || {
-		printf 'faultproxy_fault: %s\n' "$_emu_o" >&2
-		return 1
-	}
-}
-
-faultproxy_requests() {
-	faultproxy_control GET "requests${1:+?format=$1}"
-}
+faultproxy_control() { _emu_control "fault proxy" "${FAULTPROXY_PORT:+$FAULTPROXY_URL/_faultproxy}" "$@"; }
+faultproxy_fault() { _emu_fault faultproxy "$1"; }
+faultproxy_requests() { faultproxy_control GET "requests${1:+?format=$1}"; }

@@ -12,40 +12,15 @@
 # N failed"; exit status non-zero on any failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${AWS_SELFTEST_INNER:-}" ]; then
-	AWS_SELFTEST_INNER=1 timeout 110 sh "$0" "$@"
-	rc=$?
-	[ "$rc" -ne 124 ] || echo "aws-world: 0 passed, 1 failed (timed out)"
-	exit "$rc"
-fi
+SELFTEST_NAME=aws-world SELFTEST_TIMEOUT=110
+. "$here/selftest.sh"
 . "$here/lib.sh"
 . "$here/aws.sh"
 PY=${AWS_PYTHON:-python3}
 T=$(mktemp -d "${TMPDIR:-/tmp}/aws-selftest.XXXXXX")
 trap 'rm -rf "$T"' EXIT	# set before aws_world_start: aws.sh keeps it and adds its stop
-passed=0 failed=0 motos=''
+motos=''
 
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-expect() { # NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "expected [$2], got [$3]"; fi
-}
-check() { # NAME COMMAND...: passes when COMMAND succeeds
-	_n=$1
-	shift
-	if "$@" > /dev/null 2>&1; then ok "$_n"; else bad "$_n" "$*"; fi
-}
-gone() { # PID...: none running within 3 s
-	_i=0
-	for _p; do
-		while kill -0 "$_p" 2> /dev/null; do
-			[ "$_i" -lt 30 ] || return 1
-			sleep 0.1
-			_i=$((_i + 1))
-		done
-	done
-}
-refused() { curl -s --noproxy '*' --max-time 3 -o /dev/null "$1/"; [ $? -eq 7 ]; }
 now_ms() { echo $(($(date +%s%N) / 1000000)); }
 # imds PATH: GET from the IMDS emulator with a fresh IMDSv2 token -> BODY, CODE
 imds() {
@@ -54,9 +29,6 @@ imds() {
 	CODE=$(curl -s --noproxy '*' --max-time 5 -o "$T/imds" -w '%{http_code}' \
 		-H "X-aws-ec2-metadata-token: $_tok" "$IMDS_URL$1")
 	BODY=$(cat "$T/imds")
-}
-json() { # PYTHON-EXPR over j (the JSON in FILE $1) must be true
-	"$PY" -c "import json,sys,time; j=json.load(open(sys.argv[1])); sys.exit(0 if ($2) else 1)" "$1"
 }
 # role_creds: AK, SK and TOKEN from the IMDS emulator, as an instance gets them.
 role_creds() {
@@ -134,7 +106,7 @@ done
 t0=$(now_ms)
 if ! aws_world_start "$T/layers"; then
 	bad "aws_world_start" "see above"
-	echo "aws-world: $passed passed, $failed failed"
+	selftest_end
 	exit 1
 fi
 echo "     aws_world_start took $(($(now_ms) - t0)) ms"
@@ -171,10 +143,10 @@ expect "no user data" 404 "$CODE"
 imds /latest/meta-data/iam/security-credentials/
 expect "IMDS role" "$WORLD_ROLE" "$BODY"
 role_creds
-check "credentials: AssumeRole keys, Expiration in about 1 h" json "$T/creds.json" \
+check "credentials: AssumeRole keys, Expiration in about 1 h" json \
 	'j["Code"] == "Success" and j["AccessKeyId"].startswith("ASIA") and len(j["Token"]) > 100 and
 	time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3000)) < j["Expiration"] <
-	time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3700))'
+	time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + 3700))' "$T/creds.json"
 
 # --- S3 with the role's credentials --------------------------------------------
 get "${WORLD_PREFIX}base/setup.sh"
@@ -214,16 +186,16 @@ old=$AK
 world_rotate_credentials
 role_creds
 check "world_rotate_credentials: IMDS serves new keys" [ "$AK" != "$old" ]
-check "... and WORLD_DATA has them" json "$WORLD_DATA" "j['credentials']['AccessKeyId'] == '$AK'"
+check "... and WORLD_DATA has them" json "j['credentials']['AccessKeyId'] == '$AK'" "$WORLD_DATA"
 get "${WORLD_PREFIX}environments/production/setup.sh"
 expect "rotated credentials work" "200 -" "$OUT"
 
 # --- EC2 ----------------------------------------------------------------------
 tags_of
 expect "DescribeTags (form POST)" "200 -" "$OUT"
-check "... returns the instance's tags" json "$T/resp" \
+check "... returns the instance's tags" json \
 	'sorted((t["Key"], t["Value"], t["ResourceId"]) for t in j["Tags"]) ==
-	[("environment", "production", "'"$WORLD_INSTANCE_ID"'"), ("role", "web", "'"$WORLD_INSTANCE_ID"'")]'
+	[("environment", "production", "'"$WORLD_INSTANCE_ID"'"), ("role", "web", "'"$WORLD_INSTANCE_ID"'")]' "$T/resp"
 check "DescribeTags went through the fault proxy" proxied "POST / 200"
 SK=wrong${SK#?????} tags_of
 expect "DescribeTags, wrong secret key" "401 AuthFailure" "$OUT"
@@ -237,8 +209,8 @@ expect "moto refuses a signed GET Query request (bootlace POSTs)" "401 AuthFailu
 p_moto=$MOTO_PID p_imds=$IMDS_PID p_proxy=$FAULTPROXY_PID u_moto=$MOTO_URL u_proxy=$WORLD_S3_ENDPOINT
 aws_world_stop
 check "aws_world_stop: moto, IMDS and proxy gone" gone "$p_moto" "$p_imds" "$p_proxy"
-check "aws_world_stop: moto's port closed" refused "$u_moto"
-check "aws_world_stop: proxy's port closed" refused "$u_proxy"
+check "aws_world_stop: moto's port closed" refused "${u_moto##*:}"
+check "aws_world_stop: proxy's port closed" refused "${u_proxy##*:}"
 check "aws_world_stop: private files removed" [ ! -e "$world_dir" ]
 expect "aws_world_stop: variables cleared" "::" "${MOTO_PID:-}:${WORLD_BUCKET:-}:${WORLD_DATA:-}"
 check "aws_world_stop again: no error" aws_world_stop
@@ -254,7 +226,7 @@ if aws_world_start "$T/layers" --region us-east-1 --bucket second-bucket --prefi
 	imds /latest/meta-data/tags/instance/
 	expect "--imds-tags false: no tags in IMDS" 404 "$CODE"
 	tags_of
-	check "--tags: DescribeTags has them" json "$T/resp" '[(t["Key"], t["Value"]) for t in j["Tags"]] == [("role", "db")]'
+	check "--tags: DescribeTags has them" json '[(t["Key"], t["Value"]) for t in j["Tags"]] == [("role", "db")]' "$T/resp"
 	aws_world_stop
 else
 	bad "aws_world_start with options" "see above"
@@ -270,14 +242,7 @@ check "... naming moto_server and how to install it" \
 	grep -q '^moto_server not found: .*install with: pip install' "$T/err"
 
 # --- cleanup when a test fails or is killed ---------------------------------------
-child() { # NAME SCRIPT: a test shell using lib.sh and aws.sh, in the background
-	# shellcheck disable=SC2097,SC2098 # T is for the child
-	EMULATORS_HOME=$here T=$T TMPDIR=$T sh -c ". \"$here/lib.sh\"; . \"$here/aws.sh\"; $2" &
-	CHILD=$!
-	i=0
-	while [ ! -s "$T/$1.pids" ] && [ "$i" -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
-}
-child a 'trap "echo old > \"$T/a.trap\"" EXIT; aws_world_start "$T/layers"
+child a.pids 'trap "echo old > \"$T/a.trap\"" EXIT; aws_world_start "$T/layers"
 	echo "$MOTO_PID $IMDS_PID $FAULTPROXY_PID" > "$T/a.pids"; exit 3'
 wait "$CHILD"
 expect "failing test: its exit status kept" 3 "$?"
@@ -285,7 +250,7 @@ read -r a_moto a_imds a_proxy < "$T/a.pids"
 check "failing test: moto, IMDS and proxy gone" gone "$a_moto" "$a_imds" "$a_proxy"
 check "failing test: existing EXIT trap still ran" grep -qx old "$T/a.trap"
 check "failing test: private world files removed" sh -c '! ls -d "$1"/aws-world.* 2> /dev/null' - "$T"
-child b 'aws_world_start "$T/layers"; echo "$MOTO_PID $IMDS_PID $FAULTPROXY_PID" > "$T/b.pids"
+child b.pids 'aws_world_start "$T/layers"; echo "$MOTO_PID $IMDS_PID $FAULTPROXY_PID" > "$T/b.pids"
 	while :; do sleep 0.1; done'
 kill -KILL "$CHILD"
 { wait "$CHILD"; } 2> /dev/null
@@ -294,5 +259,4 @@ check "killed test (-9): moto, IMDS and proxy exit by themselves" gone "$b_moto"
 # shellcheck disable=SC2086 # a list of pids
 check "no moto_server of ours left running" gone $motos "$a_moto" "$b_moto"
 
-echo "aws-world: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+selftest_end

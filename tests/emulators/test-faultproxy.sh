@@ -10,12 +10,8 @@
 # non-zero on any failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${FAULTPROXY_SELFTEST_INNER:-}" ]; then
-	FAULTPROXY_SELFTEST_INNER=1 timeout 55 sh "$0" "$@"
-	rc=$?
-	[ "$rc" -ne 124 ] || echo "faultproxy: 0 passed, 1 failed (timed out)"
-	exit "$rc"
-fi
+SELFTEST_NAME=faultproxy SELFTEST_TIMEOUT=55
+. "$here/selftest.sh"
 . "$here/lib.sh"
 PY=${IMDS_PYTHON:-python3}
 T=$(mktemp -d "${TMPDIR:-/tmp}/faultproxy-selftest.XXXXXX")
@@ -23,47 +19,10 @@ UP_PID=''
 # Set before faultproxy_start: lib.sh keeps it and adds emulators_stop.  The
 # upstream is started here, not by lib.sh, so it is stopped here too.
 trap '[ -z "$UP_PID" ] || kill "$UP_PID" 2> /dev/null; rm -rf "$T"' EXIT
-passed=0 failed=0
 
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-expect() { # NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "expected [$2], got [$3]"; fi
-}
-check() { # NAME COMMAND...: passes when COMMAND succeeds
-	_n=$1
-	shift
-	if "$@" > /dev/null 2>&1; then ok "$_n"; else bad "$_n" "$*"; fi
-}
-# req METHOD PATH [curl args]: CODE (000 = no reply), CURL_RC, SIZE (of the
-# body), BODY, $T/body, $T/hdrs
-req() {
-	_m=$1 _p=$2
-	shift 2
-	# -X HEAD would wait for the body that Content-Length announces.
-	if [ "$_m" = HEAD ]; then set -- -I "$@"; else set -- -X "$_m" "$@"; fi
-	rm -f "$T/body" "$T/hdrs"
-	CODE=$(curl -s --noproxy '*' --max-time "${MAXT:-5}" -o "$T/body" -D "$T/hdrs" \
-		-w '%{http_code} %{size_download}' "$@" "$FAULTPROXY_URL$_p")
-	CURL_RC=$?
-	SIZE=${CODE#* } CODE=${CODE% *}
-	BODY=$(cat "$T/body" 2> /dev/null)
-}
-hdr() { tr -d '\r' < "$T/hdrs" | sed -n "s/^$1: *//Ip"; }
-json() { # PYTHON-EXPR over j (the JSON in BODY) must be true
-	printf '%s' "$BODY" | "$PY" -c "import json,sys; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"
-}
+req() { http "$FAULTPROXY_URL" "$@"; }	# req METHOD PATH [curl args], see selftest.sh
 fault() { faultproxy_fault "$1" > /dev/null; }
 sha256_b64() { "$PY" -c 'import base64,hashlib,sys; print(base64.b64encode(hashlib.sha256(open(sys.argv[1], "rb").read()).digest()).decode())' "$1"; }
-gone() { # PID: not running within 3 s
-	_i=0
-	while kill -0 "$1" 2> /dev/null; do
-		[ "$_i" -lt 30 ] || return 1
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-}
-refused() { curl -s --noproxy '*' --max-time 3 -o /dev/null "http://127.0.0.1:$1/"; [ $? -eq 7 ]; }
 
 mkdir -p "$T/s/bucket/dir" "$T/outside"
 printf 'echo base layer\n' > "$T/s/bucket/base.sh"
@@ -295,23 +254,12 @@ expect "faultproxy_start fails cleanly" "1 ''" "$? '${FAULTPROXY_PID:-}'"
 check "faultproxy_start shows the error" grep -q 'missing: not a directory' "$T/err"
 
 # --- READY line, SIGTERM, parent gone ---------------------------------------
-( "$PY" "$here/faultproxy.py" --static "$T/s" --port 0 --pidfile "$T/d.pid" > "$T/d.out" 2>&1; echo $? > "$T/d.rc" ) &
-job=$!
-i=0
-while [ ! -s "$T/d.out" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-kill -TERM "$(cat "$T/d.pid")"
-wait "$job"
-expect "output is exactly one READY line" "1 1" "$(grep -cx 'READY [1-9][0-9]*' "$T/d.out") $(wc -l < "$T/d.out")"
-expect "SIGTERM: exit 0, pidfile removed" "0 no" "$(cat "$T/d.rc") $([ -e "$T/d.pid" ] && echo yes || echo no)"
-EMULATORS_HOME=$here T=$T sh -c '. "$EMULATORS_HOME/lib.sh"; faultproxy_start --static "$T/s"
-	echo "$FAULTPROXY_PID" > "$T/c.pid"; echo "$FAULTPROXY_PORT" > "$T/c.port"; while :; do sleep 0.1; done' &
-child=$!
-i=0
-while [ ! -s "$T/c.port" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-kill -KILL "$child"
-wait "$child"
+check_ready faultproxy.py --static "$T/s"
+child c.port 'faultproxy_start --static "$T/s"
+	echo "$FAULTPROXY_PID" > "$T/c.pid"; echo "$FAULTPROXY_PORT" > "$T/c.port"; while :; do sleep 0.1; done'
+kill -KILL "$CHILD"
+wait "$CHILD"
 check "killed test (-9): the proxy exits by itself" gone "$(cat "$T/c.pid")"
 check "killed test (-9): port closed" refused "$(cat "$T/c.port")"
 
-echo "faultproxy: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+selftest_end

@@ -8,54 +8,17 @@
 # exit status non-zero on any failure.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
-if [ -z "${IMDS_SELFTEST_INNER:-}" ]; then
-	IMDS_SELFTEST_INNER=1 timeout 55 sh "$0" "$@"
-	rc=$?
-	[ "$rc" -ne 124 ] || echo "imds-emulator: 0 passed, 1 failed (timed out)"
-	exit "$rc"
-fi
+SELFTEST_NAME=imds-emulator SELFTEST_TIMEOUT=55
+. "$here/selftest.sh"
 . "$here/lib.sh"
 PY=${IMDS_PYTHON:-python3}
 T=$(mktemp -d "${TMPDIR:-/tmp}/imds-selftest.XXXXXX")
 trap 'rm -rf "$T"' EXIT	# set before imds_start: lib.sh keeps it and adds emulators_stop
-passed=0 failed=0
 
-ok() { passed=$((passed + 1)); echo "ok   $1"; }
-bad() { failed=$((failed + 1)); echo "FAIL $1: $2"; }
-expect() { # NAME EXPECTED ACTUAL
-	if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "expected [$2], got [$3]"; fi
-}
-check() { # NAME COMMAND...: passes when COMMAND succeeds
-	_n=$1
-	shift
-	if "$@" > /dev/null 2>&1; then ok "$_n"; else bad "$_n" "$*"; fi
-}
-# req METHOD PATH [curl args]: CODE (000 = no reply), CURL_RC, BODY, $T/hdrs
-req() {
-	_m=$1 _p=$2
-	shift 2
-	rm -f "$T/body" "$T/hdrs"
-	CODE=$(curl -s --noproxy '*' --max-time "${MAXT:-5}" -X "$_m" -o "$T/body" -D "$T/hdrs" \
-		-w '%{http_code}' "$@" "http://127.0.0.1:$IMDS_PORT$_p")
-	CURL_RC=$?
-	BODY=$(cat "$T/body" 2> /dev/null)
-}
-hdr() { tr -d '\r' < "$T/hdrs" | sed -n "s/^$1: *//Ip"; }
+req() { http "$IMDS_URL" "$@"; }	# req METHOD PATH [curl args], see selftest.sh
 tok() { req PUT /latest/api/token -H "X-aws-ec2-metadata-token-ttl-seconds: ${1:-60}"; TOKEN=$BODY; }
 get() { req GET "$1" -H "X-aws-ec2-metadata-token: $TOKEN"; }
 words() { printf '%s' "$BODY" | tr '\n' ' '; }	# a listing on one line
-json() { # PYTHON-EXPR over j (the JSON in BODY) must be true
-	printf '%s' "$BODY" | "$PY" -c "import json,sys,time; j=json.load(sys.stdin); sys.exit(0 if ($1) else 1)"
-}
-gone() { # PID: not running within 3 s
-	_i=0
-	while kill -0 "$1" 2> /dev/null; do
-		[ "$_i" -lt 30 ] || return 1
-		sleep 0.1
-		_i=$((_i + 1))
-	done
-}
-refused() { curl -s --noproxy '*' --max-time 3 -o /dev/null "http://127.0.0.1:$1/"; [ $? -eq 7 ]; }
 
 # --- startup through lib.sh -------------------------------------------------
 imds_start --portfile "$T/port"
@@ -255,38 +218,24 @@ expect "imds_start fails cleanly" "1 ''" "$? '${IMDS_PID:-}'"
 check "imds_start shows the emulator's error" grep -q 'missing.json' "$T/err"
 
 # --- READY line, SIGTERM ----------------------------------------------------
-( "$PY" "$here/imds.py" --port 0 --pidfile "$T/d.pid" > "$T/d.out" 2>&1; echo $? > "$T/d.rc" ) &
-job=$!
-i=0
-while [ ! -s "$T/d.out" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-kill -TERM "$(cat "$T/d.pid")"
-wait "$job"
-expect "output is exactly one READY line" "1 1" "$(grep -cx 'READY [1-9][0-9]*' "$T/d.out") $(wc -l < "$T/d.out")"
-expect "SIGTERM: exit 0, pidfile removed" "0 no" "$(cat "$T/d.rc") $([ -e "$T/d.pid" ] && echo yes || echo no)"
+check_ready imds.py
 
 # --- cleanup when a test fails, is terminated or killed ---------------------
-child() { # NAME SCRIPT: a test shell using lib.sh, in the background
-	# shellcheck disable=SC2097,SC2098 # T is for the child
-	EMULATORS_HOME=$here T=$T TMPDIR=$T sh -c ". \"$here/lib.sh\"; $2" &
-	CHILD=$!
-	i=0
-	while [ ! -s "$T/$1.port" ] && [ "$i" -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
-}
 imds_start
-child a 'trap "echo old > \"$T/a.trap\"" EXIT; imds_start; echo $IMDS_PID > "$T/a.pid"
+child a.port 'trap "echo old > \"$T/a.trap\"" EXIT; imds_start; echo $IMDS_PID > "$T/a.pid"
 	echo $IMDS_PORT > "$T/a.port"; exit 3'
 wait "$CHILD"
 expect "failing test: its exit status kept" 3 "$?"
 check "failing test: emulator gone" gone "$(cat "$T/a.pid")"
 check "failing test: existing EXIT trap still ran" grep -qx old "$T/a.trap"
 check "--port 0: two emulators, two ports" [ "$(cat "$T/a.port")" != "$IMDS_PORT" ]
-child b 'imds_start; echo $IMDS_PID > "$T/b.pid"; echo $IMDS_PORT > "$T/b.port"
+child b.port 'imds_start; echo $IMDS_PID > "$T/b.pid"; echo $IMDS_PORT > "$T/b.port"
 	while :; do sleep 0.1; done'
 kill -TERM "$CHILD"
 wait "$CHILD"
 expect "terminated test: exit 143" 143 "$?"
 check "terminated test: emulator gone" gone "$(cat "$T/b.pid")"
-child c 'imds_start; echo $IMDS_PID > "$T/c.pid"; echo $IMDS_PORT > "$T/c.port"
+child c.port 'imds_start; echo $IMDS_PID > "$T/c.pid"; echo $IMDS_PORT > "$T/c.port"
 	while :; do sleep 0.1; done'
 kill -KILL "$CHILD"
 wait "$CHILD"
@@ -299,5 +248,4 @@ p=$IMDS_PID
 emulators_stop
 check "emulators_stop by PID" gone "$p"
 
-echo "imds-emulator: $passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+selftest_end

@@ -64,13 +64,15 @@ import json
 import os
 import re
 import shlex
-import signal
 import sys
 import threading
 import urllib.request
 from urllib.parse import urlsplit
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+import emulib  # noqa: E402  (the server plumbing the emulators share)
+
 POLICY = os.path.normpath(os.path.join(HERE, "..", "..", "examples", "iam", "instance-role-policy.json"))
 POLICY_BUCKET, POLICY_PREFIX = "example-bootstrap-bucket", "bootstrap/"
 BOOTSTRAP_CALLS = 3  # CreateUser, PutUserPolicy, CreateAccessKey
@@ -120,16 +122,6 @@ def read_json(path):
 
 # --- serve -------------------------------------------------------------------
 
-def alive(pid):
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        pass
-    return True
-
-
 def serve(a):
     # Read by moto.settings at import time.
     os.environ["INITIAL_NO_AUTH_ACTION_COUNT"] = str(BOOTSTRAP_CALLS)
@@ -139,9 +131,7 @@ def serve(a):
         missing("moto.server", e)
     import logging
     logging.getLogger("werkzeug").setLevel(logging.INFO if a.verbose else logging.ERROR)
-    stop = threading.Event()
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, lambda *_: stop.set())
+    stop = emulib.stop_event()
     server = ThreadedMotoServer("127.0.0.1", 0, verbose=False)
     server.start()
     port = server.get_host_and_port()[1]
@@ -151,25 +141,15 @@ def serve(a):
     except OSError as e:
         server.stop()
         raise Fail("%s: %s" % (url, e))
-    if a.pidfile:
-        with open(a.pidfile + ".tmp", "w") as f:
-            f.write("%d\n" % os.getpid())
-        os.replace(a.pidfile + ".tmp", a.pidfile)
-    print("READY %d" % port, flush=True)
+    files = emulib.announce(port, a.pidfile)
     # moto imports a service's code on its first request (EC2's takes about
     # a second): load them, in the order setup needs them, while the client
     # is still starting up.
     threading.Thread(target=lambda: [__import__("moto.%s.responses" % s) for s in WARM],
                      daemon=True).start()
-    while not stop.wait(0.5):
-        if a.parent_pid and not alive(a.parent_pid):
-            break
+    emulib.wait(stop, a.parent_pid)
     server.stop()
-    if a.pidfile:
-        try:
-            os.unlink(a.pidfile)
-        except OSError:
-            pass
+    emulib.remove(files)
 
 
 # --- AWS calls ----------------------------------------------------------------
