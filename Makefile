@@ -1,7 +1,8 @@
 # bootlace - one non-recursive GNU Makefile.
 #
 #   make                 build build/bootlace
-#   make check           unit + integration tests (installs build deps as root)
+#   make check           unit + integration tests, the systemd units among
+#                        them (installs build deps as root)
 #   make check-asan      the same tests on an ASan+UBSan build (build/asan/)
 #   make demo            a real first boot against a temporary local root
 #   make install DESTDIR=... PREFIX=...
@@ -13,6 +14,9 @@ SBINDIR    ?= $(PREFIX)/sbin
 MANDIR     ?= $(PREFIX)/share/man
 DOCDIR     ?= $(PREFIX)/share/doc/bootlace
 SYSCONFDIR ?= /etc
+# Where systemd looks for system units: systemd's own answer when its .pc
+# file is installed (/lib/systemd/system on Debian), else under PREFIX.
+SYSTEMDUNITDIR ?= $(or $(shell $(PKG_CONFIG) --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
 DESTDIR    ?=
 
 CC         ?= cc
@@ -25,7 +29,7 @@ TEST_PKGS := cmocka
 # Debian packages behind PKGS/TEST_PKGS, plus the tools the build and tests use.
 DEB_DEPS := gcc make pkg-config libcurl4-openssl-dev libyaml-dev libjansson-dev \
             libssl-dev libsystemd-dev zlib1g-dev libexpat1-dev libcmocka-dev \
-            coreutils util-linux gzip python3 curl openssl
+            coreutils util-linux gzip python3 curl openssl systemd
 
 # The distro's flags come first; ours are appended so hardening and warnings
 # always apply.
@@ -56,12 +60,14 @@ MAIN_OBJ  := $(BUILD)/src/main.o
 BIN       := $(BUILD)/bootlace
 UNIT_SRCS := $(wildcard tests/unit/test-*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRCS))
+# systemd units, installed with @SBINDIR@ replaced.
+SYSTEMD_UNITS := $(notdir $(wildcard units/*.service units/*.timer))
 
 # `make V=1` shows the full commands.
 Q := $(if $(V),,@)
 
-.PHONY: all check check-unit check-integration check-asan demo lint install \
-        uninstall clean deps
+.PHONY: all check check-unit check-integration check-units check-asan demo lint \
+        install uninstall clean deps
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -97,6 +103,12 @@ check-unit: $(UNIT_BINS) $(BIN)
 check-integration: $(BIN)
 	@BOOTLACE=$(abspath $(BIN)) sh tests/integration/run.sh
 
+# Only the units' test (check-integration runs it too): installs into
+# temporary directories and has systemd-analyze verify the units; never
+# touches the running system.
+check-units: $(BIN)
+	@BOOTLACE=$(abspath $(BIN)) sh tests/integration/test-units.sh
+
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 check-unit check-integration
 
@@ -112,17 +124,23 @@ lint:
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
-		$(DESTDIR)$(SYSCONFDIR)/bootlace/conf.d $(DESTDIR)$(DOCDIR)/examples
+		$(DESTDIR)$(SYSCONFDIR)/bootlace/conf.d $(DESTDIR)$(DOCDIR)/examples \
+		$(DESTDIR)$(SYSTEMDUNITDIR)
 	install -m 0755 $(BIN) $(DESTDIR)$(SBINDIR)/bootlace
 	install -m 0644 docs/bootlace.8 $(DESTDIR)$(MANDIR)/man8/bootlace.8
 	install -m 0644 docs/bootlace.yaml.5 $(DESTDIR)$(MANDIR)/man5/bootlace.yaml.5
 	test -e $(DESTDIR)$(SYSCONFDIR)/bootlace/bootlace.yaml || \
 		install -m 0644 examples/bootlace.yaml $(DESTDIR)$(SYSCONFDIR)/bootlace/bootlace.yaml
 	cp -R examples/. $(DESTDIR)$(DOCDIR)/examples/
+	for u in $(SYSTEMD_UNITS); do \
+		sed 's|@SBINDIR@|$(SBINDIR)|g' units/$$u >$(DESTDIR)$(SYSTEMDUNITDIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMDUNITDIR)/$$u || exit 1; \
+	done
 
 uninstall:
 	rm -f $(DESTDIR)$(SBINDIR)/bootlace $(DESTDIR)$(MANDIR)/man8/bootlace.8 \
-		$(DESTDIR)$(MANDIR)/man5/bootlace.yaml.5
+		$(DESTDIR)$(MANDIR)/man5/bootlace.yaml.5 \
+		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(SYSTEMD_UNITS))
 	rm -rf $(DESTDIR)$(DOCDIR)
 
 clean:

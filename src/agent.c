@@ -317,7 +317,10 @@ static int fetch_layers(struct run *run, const char *tmp_dir)
 		struct layer *l = &run->layers[i];
 		if (l->status != LAYER_PENDING)
 			continue;
-		if (l->obj.result == -BL_ENOTFOUND && !l->required) {
+		/* Only setup needs a required layer's object: an instance's
+		 * layers need not handle every later event. */
+		bool required = l->required && strcmp(run->event, "setup") == 0;
+		if (l->obj.result == -BL_ENOTFOUND && !required) {
 			bl_info("layer %s: no object at %s, skipped", l->name, l->url);
 			layer_set_reason(l, LAYER_SKIPPED, strdup("no such object"));
 			continue;

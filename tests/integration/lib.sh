@@ -107,3 +107,58 @@ YAML
 fresh_state() {
 	rm -rf "$WORLD/state" "$ORDER"
 }
+
+# wait_for PATTERN FILE [SECONDS]: waits (15 s by default) until a line of
+# FILE matches PATTERN (grep -E), or fails showing FILE.
+wait_for() {
+	_wf_i=0
+	while ! grep -Eq -- "$1" "$2" 2>/dev/null; do
+		_wf_i=$((_wf_i + 1))
+		[ "$_wf_i" -le $((${3:-15} * 10)) ] ||
+			fail "no \"$1\" in $2 after ${3:-15}s:
+$(cat "$2" 2>/dev/null)"
+		sleep 0.1
+	done
+}
+
+# notify_listen: a NOTIFY_SOCKET for the daemon ($NOTIFY_SOCKET), whose
+# messages land in $NOTIFY_LOG, one KEY=value a line.
+notify_listen() {
+	NOTIFY_SOCKET="$WORLD/notify.sock" NOTIFY_LOG="$WORLD/notify.log"
+	: > "$NOTIFY_LOG"
+	python3 "$(dirname "$0")/notify-listener.py" --socket "$NOTIFY_SOCKET" \
+		--out "$NOTIFY_LOG" --parent-pid $$ > "$WORLD/notify.out" 2>&1 &
+	NOTIFY_PID=$!
+	wait_for READY "$WORLD/notify.out" 10
+}
+
+# daemon_start [ENV=VALUE...]: `bootlace daemon` in the background, talking
+# to the notify listener; output in $DAEMON_LOG, pid in $DAEMON_PID.
+daemon_start() {
+	DAEMON_LOG="$WORLD/daemon.log"
+	env NOTIFY_SOCKET="$NOTIFY_SOCKET" "$@" "$BOOTLACE" daemon --config "$CONFIG" \
+		> "$DAEMON_LOG" 2>&1 &
+	DAEMON_PID=$!
+}
+
+# daemon_stop: TERM, and the exit status in $RC (KILL after 20 s).
+daemon_stop() {
+	kill -TERM "$DAEMON_PID" 2>/dev/null || :
+	_ds_i=0
+	while kill -0 "$DAEMON_PID" 2>/dev/null && [ "$_ds_i" -lt 200 ]; do
+		sleep 0.1
+		_ds_i=$((_ds_i + 1))
+	done
+	kill -KILL "$DAEMON_PID" 2>/dev/null || :
+	RC=0
+	wait "$DAEMON_PID" || RC=$?
+	DAEMON_PID=''
+}
+
+# Stops what the daemon tests started, pass or fail.
+daemon_cleanup() {
+	[ -z "${DAEMON_PID:-}" ] || kill -KILL "$DAEMON_PID" 2>/dev/null || :
+	[ -z "${NOTIFY_PID:-}" ] || kill "$NOTIFY_PID" 2>/dev/null || :
+	emulators_stop
+	rm -rf "$WORLD"
+}
