@@ -63,6 +63,17 @@ static void ping_watchdog(void *ctx)
 	}
 }
 
+/* The daemon, for bl_keepalive(), which has no context argument. */
+static struct daemon *the_daemon;
+
+/* Pings the watchdog when half its period has passed since the last ping. */
+static void keepalive(void)
+{
+	struct daemon *d = the_daemon;
+	if (d && d->watchdog > 0 && bl_now_monotonic() >= d->last_ping + d->watchdog)
+		ping_watchdog(d);
+}
+
 static void on_layer_start(void *ctx, const char *event, const char *layer)
 {
 	(void)ctx;
@@ -238,6 +249,8 @@ int bl_daemon_run(struct bl_config *cfg, const struct bl_daemon_options *opts)
 	/* Half the watchdog period, so that one late ping is not fatal. */
 	if (sd_watchdog_enabled(0, &usec) > 0)
 		d.watchdog = (double)usec / 2e6;
+	the_daemon = &d;
+	bl_set_keepalive(keepalive);
 	bl_info("daemon: converging every %us plus up to %us of splay (converge.mode %s)%s",
 		cfg->converge_interval, cfg->converge_splay, cfg->converge_mode,
 		d.watchdog > 0 ? ", watchdog on" : "");
@@ -280,11 +293,14 @@ int bl_daemon_run(struct bl_config *cfg, const struct bl_daemon_options *opts)
 		struct bl_agent_options o = agent_options(&d, &hooks, "shutdown");
 		hooks.stop = NULL;   /* the SIGTERM that got us here is not for it */
 		notify_status("shutdown: running the shutdown event");
-		bl_info("daemon: stopping with the system; running the shutdown event");
+		bl_info("daemon: stopping (shutdown.on_stop: %s); running the shutdown event",
+			cfg->shutdown_on_stop);
 		int r = bl_agent_run(cfg, &o);
 		if (r < 0)
 			bl_err("shutdown event: %s", hooks.failure[0] ? hooks.failure : bl_strerror(r));
 	}
 	bl_info("daemon: stopped");
+	bl_set_keepalive(NULL);
+	the_daemon = NULL;
 	return 0;
 }

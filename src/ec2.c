@@ -155,6 +155,7 @@ static int post_page(struct bl_aws *aws, struct bl_http *http, const char *url,
 		else
 			bl_warn("EC2 DescribeTags: HTTP %ld, retrying in %.2fs", resp->status, pause);
 		bl_http_response_free(resp);
+		bl_keepalive();
 		bl_sleep(pause);
 	}
 }

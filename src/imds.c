@@ -168,6 +168,7 @@ static int imds_request(struct bl_imds *imds, const char *method, const char *pa
 			return -BL_EDATASOURCE;
 		}
 		bl_http_response_free(resp);
+		bl_keepalive();
 		bl_sleep(pause);
 	}
 }

@@ -507,8 +507,10 @@ static int run(struct engine *e)
 		CURLMcode mc = curl_multi_perform(e->multi, &still);
 		if (mc == CURLM_OK && collect(e) > 0)
 			continue;  /* what follows an attempt starts at once */
-		if (mc == CURLM_OK)
+		if (mc == CURLM_OK) {
+			bl_keepalive();
 			mc = curl_multi_poll(e->multi, NULL, 0, poll_timeout(e), NULL);
+		}
 		if (mc != CURLM_OK) {
 			bl_err("downloads: %s", curl_multi_strerror(mc));
 			return mc == CURLM_OUT_OF_MEMORY ? -BL_ENOMEM : -BL_EIO;

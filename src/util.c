@@ -243,6 +243,19 @@ double bl_now_monotonic(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+static void (*keepalive_fn)(void);
+
+void bl_set_keepalive(void (*fn)(void))
+{
+	keepalive_fn = fn;
+}
+
+void bl_keepalive(void)
+{
+	if (keepalive_fn)
+		keepalive_fn();
+}
+
 void bl_sleep(double s)
 {
 	struct timespec ts = { .tv_sec = (time_t)s, .tv_nsec = (long)((s - (double)(time_t)s) * 1e9) };

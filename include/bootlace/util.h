@@ -75,6 +75,12 @@ void bl_sha256_hex(const void *data, size_t len, char out[65]);
 /* Monotonic clock in seconds. */
 double bl_now_monotonic(void);
 
+/* A sign of life from long loops (IMDS retries, downloads, API retries):
+ * calls the function the daemon set, which pings systemd's watchdog when
+ * one is due.  Does nothing otherwise. */
+void bl_set_keepalive(void (*fn)(void));
+void bl_keepalive(void);
+
 /* Sleeps s seconds, resuming after signals. */
 void bl_sleep(double s);
 
