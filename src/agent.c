@@ -7,7 +7,10 @@
  *      object error changes nothing on the machine;
  *   4. write each script atomically into the state dir and run them in
  *      order, general to specific: base, role, environment, user data;
- *   5. record what ran (source, sha256, exit, duration) atomically. */
+ *   5. record what ran (source, sha256, exit, duration) atomically.
+ * While it runs, current.json says which layer is running (for `bootlace
+ * status`), and the record keeps where the time went (for `bootlace
+ * analyze`): only what is measured here, phase by phase. */
 #include "bootlace/agent.h"
 
 #include <errno.h>
@@ -70,6 +73,18 @@ struct layer {
 	struct bl_run_result result;
 };
 
+/* Where the time went, in seconds; a phase that did not happen stays < 0. */
+struct timings {
+	double begin;       /* monotonic: when the agent was called */
+	double datasource;  /* select and load (IMDS or seed, tags, user data) */
+	double lock;        /* opening the state dir, waiting for its lock */
+	double plan;
+	double fetch;       /* every object at once */
+	double write;       /* context.json and the scripts */
+};
+
+#define TIMINGS_NONE { .datasource = -1, .lock = -1, .plan = -1, .fetch = -1, .write = -1 }
+
 struct run {
 	struct bl_config *cfg;
 	const struct bl_agent_options *opts;
@@ -81,6 +96,9 @@ struct run {
 	struct bl_state state;
 	char *log_path;
 	char *context_path;
+	struct timings t;
+	time_t live_started;  /* current.json written since then */
+	bool live;
 };
 
 static void run_free(struct run *run)
@@ -99,6 +117,64 @@ static void run_free(struct run *run)
 	bl_state_close(&run->state);
 	free(run->log_path);
 	free(run->context_path);
+}
+
+static double since(double t0)
+{
+	return bl_now_monotonic() - t0;
+}
+
+static size_t pending_layers(const struct run *run)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < run->n_layers; i++)
+		n += run->layers[i].status == LAYER_PENDING;
+	return n;
+}
+
+/* Says in current.json what this run is doing: layer `index` of `total`
+ * (1-based), or, with layer NULL, fetching. */
+static void live_save(struct run *run, const char *layer, size_t index, size_t total)
+{
+	char started_at[32];
+	if (!run->live)
+		run->live_started = time(NULL);
+	run->live = true;
+	bl_format_utc(run->live_started, started_at, sizeof(started_at));
+	json_t *cur = json_pack("{s:s, s:s, s:I, s:s, s:I, s:s?, s:I, s:I}", "event", run->event,
+				"instance_id", run->inst.instance_id, "pid", (json_int_t)getpid(),
+				"started_at", started_at, "started_epoch", (json_int_t)run->live_started,
+				"layer", layer, "layer_index", (json_int_t)index,
+				"layers", (json_int_t)total);
+	if (!cur || bl_state_save_current(&run->state, cur) < 0)
+		bl_warn("cannot record the run in progress in %s/current.json", run->state.dir);
+	json_decref(cur);
+}
+
+/* The run is over and recorded: nothing is in progress any more. */
+static void live_end(struct run *run)
+{
+	if (run->live)
+		bl_state_clear_current(&run->state);
+	run->live = false;
+}
+
+/* With the lock held, a current.json is what a run that was killed left
+ * behind: said once, then dropped, as this run is the current one now. */
+static void clear_interrupted(struct run *run)
+{
+	json_t *cur;
+	bool live;
+	if (bl_state_load_current(&run->state, &cur, &live) < 0 || !cur)
+		return;
+	const char *layer = json_string_value(json_object_get(cur, "layer"));
+	const char *event = json_string_value(json_object_get(cur, "event"));
+	const char *started = json_string_value(json_object_get(cur, "started_at"));
+	bl_warn("the %s run started at %s (pid %lld) did not finish: it ended %s%s", event ? event : "?",
+		started ? started : "?", (long long)json_integer_value(json_object_get(cur, "pid")),
+		layer ? "during layer " : "while fetching the layers", layer ? layer : "");
+	json_decref(cur);
+	bl_state_clear_current(&run->state);
 }
 
 static struct layer *add_layer(struct run *run, char *name, char *url, bool required)
@@ -204,25 +280,25 @@ static int plan_config_layer(struct run *run, const struct bl_layer_spec *spec)
 
 static int build_plan(struct run *run)
 {
+	double t0 = bl_now_monotonic();
+	int r = 0;
 	if (!run->cfg->source)
 		bl_warn("no source configured: the layers are not run, only a user-data script");
-	for (size_t i = 0; run->cfg->source && i < run->cfg->n_layers; i++) {
-		int r = plan_config_layer(run, &run->cfg->layers[i]);
-		if (r < 0)
-			return r;
-	}
+	for (size_t i = 0; r == 0 && run->cfg->source && i < run->cfg->n_layers; i++)
+		r = plan_config_layer(run, &run->cfg->layers[i]);
 	/* User data belongs to the instance's first boot, as with cloud-init's
 	 * once-per-instance scripts: later events run only the layers. */
-	if (run->user_script.len && strcmp(run->event, "setup") == 0) {
+	if (r == 0 && run->user_script.len && strcmp(run->event, "setup") == 0) {
 		char *name = strdup(USER_DATA_LAYER);
 		struct layer *l = name ? add_layer(run, name, NULL, true) : NULL;
-		if (!l) {
+		if (l)
+			bl_buf_move(&l->body, &run->user_script);
+		else
 			free(name);
-			return -BL_ENOMEM;
-		}
-		bl_buf_move(&l->body, &run->user_script);
+		r = l ? 0 : -BL_ENOMEM;
 	}
-	return 0;
+	run->t.plan = since(t0);
+	return r;
 }
 
 static void print_plan(const struct run *run, FILE *out)
@@ -275,7 +351,10 @@ static int use_cached(struct run *run, struct layer *l, const char *tmp_dir)
 	_cleanup_free_ char *cached = rel ? bl_state_path(&run->state, rel) : NULL;
 	char *path = bl_strdup_printf("%s/cached.%zu", tmp_dir, (size_t)(l - run->layers));
 	struct stat st;
-	if (!cached || !path || !(l->obj.etag = strdup(l->obj.if_none_match))) {
+	/* A 304 may name the ETag itself; else it is the one we offered. */
+	if (!l->obj.etag)
+		l->obj.etag = strdup(l->obj.if_none_match);
+	if (!cached || !path || !l->obj.etag) {
 		free(path);
 		return -BL_ENOMEM;
 	}
@@ -330,7 +409,9 @@ static int fetch_layers(struct run *run, const char *tmp_dir)
 			char *why = err == -BL_ENOTFOUND
 				? bl_strdup_printf("required layer not found at %s", l->url)
 				: bl_strdup_printf("%s", l->obj.error ? l->obj.error : bl_strerror(err));
-			bl_err("layer %s: %s; nothing was run", l->name, why ? why : bl_strerror(err));
+			bl_log_fields(BL_LOG_ERR, BL_MESSAGE_LAYER_FAILED, l->name, -1,
+				      "layer %s: %s; nothing was run", l->name,
+				      why ? why : bl_strerror(err));
 			layer_set_reason(l, LAYER_FAILED, why);
 			r = err == -BL_ENOTFOUND ? -BL_ELAYER : err;
 			break;
@@ -412,11 +493,12 @@ static json_t *instance_json(const struct bl_instance *inst)
 
 static json_t *layer_json(const struct layer *l)
 {
-	json_t *o = json_pack("{s:s, s:s?, s:s, s:b}", "name", l->name, "source", l->url,
+	json_t *o = json_pack("{s:s, s:s*, s:s, s:b}", "name", l->name, "source", l->url,
 			      "status", layer_status_names[l->status], "required", l->required);
 	if (!o)
 		return NULL;
-	if (!l->url)
+	/* No URL: user data, or a layer skipped before it had one. */
+	if (!l->url && l->body.len)
 		json_object_set_new(o, "source", json_string(USER_DATA_LAYER));
 	if (l->sha256[0]) {
 		json_object_set_new(o, "sha256", json_string(l->sha256));
@@ -549,12 +631,10 @@ static void strv_free(char **v)
 static int run_layers(struct run *run, int log_fd)
 {
 	int first_failure = 0;
-	size_t total = 0, n = 0;
+	size_t total = pending_layers(run), n = 0;
 	/* Shutdown scripts race the instance's stop: their own, shorter bound. */
 	unsigned timeout = strcmp(run->event, "shutdown") == 0 ? run->cfg->shutdown_timeout
 								: run->cfg->run_timeout;
-	for (size_t i = 0; i < run->n_layers; i++)
-		total += run->layers[i].status == LAYER_PENDING;
 	for (size_t i = 0; i < run->n_layers; i++) {
 		struct layer *l = &run->layers[i];
 		if (l->status != LAYER_PENDING)
@@ -567,6 +647,7 @@ static int run_layers(struct run *run, int log_fd)
 		if (!envp)
 			return -BL_ENOMEM;
 		bl_info("layer %zu/%zu: %s", ++n, total, l->name);
+		live_save(run, l->name, n, total);
 		if (log_fd >= 0)
 			dprintf(log_fd, "== layer %zu/%zu: %s (sha256 %s)\n", n, total, l->name, l->sha256);
 		struct bl_agent_hooks *hooks = run->opts->hooks;
@@ -600,15 +681,69 @@ static int run_layers(struct run *run, int log_fd)
 			bl_info("layer %s: ok in %.3fs", l->name, l->result.duration);
 			continue;
 		}
-		bl_err("layer %s failed: %s", l->name, how);
-		if (run->opts->hooks && !first_failure)
-			snprintf(run->opts->hooks->failure, sizeof(run->opts->hooks->failure),
-				 "%s: %s", l->name, how);
+		bl_log_fields(BL_LOG_ERR, BL_MESSAGE_LAYER_FAILED, l->name,
+			      r == 0 ? l->result.exit_code : -1, "layer %s failed: %s", l->name, how);
 		layer_set_reason(l, LAYER_FAILED, strdup(how));
 		if (!first_failure)
 			first_failure = -BL_ELAYER;
 	}
 	return first_failure;
+}
+
+/* What failed, for the record and the log: the first failed layer and
+ * why, else the error. */
+static void describe_failure(const struct run *run, int result, char *buf, size_t len)
+{
+	for (size_t i = 0; i < run->n_layers; i++) {
+		const struct layer *l = &run->layers[i];
+		if (l->status == LAYER_FAILED) {
+			snprintf(buf, len, "%s: %s", l->name, l->reason ? l->reason : bl_strerror(result));
+			return;
+		}
+	}
+	snprintf(buf, len, "%s", bl_strerror(result));
+}
+
+/* What became of each object given to the fetcher.  How long each took and
+ * how many attempts it needed are the transfer engine's to know (they are
+ * fetched at once, in parallel): only the phase as a whole is timed. */
+static json_t *objects_json(const struct run *run)
+{
+	json_t *objects = json_array();
+	for (size_t i = 0; objects && i < run->n_layers; i++) {
+		const struct layer *l = &run->layers[i];
+		const char *result = l->obj.result == -BL_ENOTFOUND ? "not-found"
+			: l->obj.result < 0 ? "failed" : l->obj.unchanged ? "unchanged"
+			: l->sha256[0] ? "downloaded" : NULL;
+		if (!l->url || !result)
+			continue;
+		bool got = strcmp(result, "downloaded") == 0;
+		json_array_append_new(objects, json_pack("{s:s, s:s, s:I}", "layer", l->name,
+							 "result", result, "bytes",
+							 (json_int_t)(got ? l->obj.size : 0)));
+	}
+	return objects;
+}
+
+/* The record's "timings": seconds per phase, as measured; a phase that did
+ * not happen is left out.  total runs from the agent's start to now. */
+static json_t *timings_json(const struct run *run)
+{
+	const struct timings *t = &run->t;
+	const struct {
+		const char *name;
+		double secs;
+	} phases[] = {
+		{ "datasource", t->datasource }, { "lock", t->lock }, { "plan", t->plan },
+		{ "fetch", t->fetch }, { "write", t->write },
+	};
+	json_t *o = json_pack("{s:f}", "total", since(t->begin));
+	for (size_t i = 0; o && i < ARRAY_SIZE(phases); i++)
+		if (phases[i].secs >= 0)
+			json_object_set_new(o, phases[i].name, json_real(phases[i].secs));
+	if (o && t->fetch >= 0)
+		json_object_set_new(o, "objects", objects_json(run));
+	return o;
 }
 
 /* Saves runs/<event>.json: what this run resolved, fetched and ran. */
@@ -620,13 +755,17 @@ static void save_record(struct run *run, time_t started, double duration, int re
 	json_t *layers = json_array();
 	for (size_t i = 0; layers && i < run->n_layers; i++)
 		json_array_append_new(layers, layer_json(&run->layers[i]));
-	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:s?, s:o*}",
+	json_t *rec = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:s?, s:o*, s:o*}",
 				"event", run->event, "instance_id", run->inst.instance_id,
 				"started_at", started_at, "finished_at", finished_at,
 				"duration", duration, "state", result == 0 ? "succeeded" : "failed",
-				"log", run->log_path, "layers", layers);
-	if (rec && result < 0)
+				"log", run->log_path, "layers", layers, "timings", timings_json(run));
+	if (rec && result < 0) {
+		char failure[sizeof(run->opts->hooks->failure)];
+		describe_failure(run, result, failure, sizeof(failure));
 		json_object_set_new(rec, "error", json_string(bl_strerror(result)));
+		json_object_set_new(rec, "failure", json_string(failure));
+	}
 	if (!rec || bl_state_save_run(&run->state, run->event, rec) < 0)
 		bl_warn("could not save the record of this run");
 	json_decref(rec);
@@ -650,11 +789,13 @@ static char *prepare_tmp(struct run *run)
 static int run_fetched(struct run *run, int r, time_t started, double t0)
 {
 	int log_fd = -1;
+	double tw = bl_now_monotonic();
 	if (r == 0)
 		r = write_context(run);
 	if (r == 0)
 		r = write_scripts(run);
 	if (r == 0) {
+		run->t.write = since(tw);
 		log_fd = open_run_log(run, started);
 		r = run_layers(run, log_fd);
 	}
@@ -671,8 +812,18 @@ static int run_fetched(struct run *run, int r, time_t started, double t0)
 		size_t ran = 0;
 		for (size_t i = 0; i < run->n_layers; i++)
 			ran += run->layers[i].status == LAYER_OK;
-		bl_info("%s completed on %s: %zu layer%s in %.2fs", run->event,
-			run->inst.instance_id, ran, ran == 1 ? "" : "s", duration);
+		bl_log_fields(BL_LOG_INFO, BL_MESSAGE_RUN_END, NULL, 0,
+			      "%s completed on %s: %zu layer%s in %.2fs", run->event,
+			      run->inst.instance_id, ran, ran == 1 ? "" : "s", duration);
+	} else {
+		struct bl_agent_hooks *hooks = run->opts->hooks;
+		char failure[sizeof(hooks->failure)];
+		describe_failure(run, r, failure, sizeof(failure));
+		if (hooks)
+			memcpy(hooks->failure, failure, sizeof(failure));
+		bl_log_fields(BL_LOG_ERR, BL_MESSAGE_RUN_END, NULL, bl_exit_code(r),
+			      "%s failed on %s after %.2fs: %s", run->event, run->inst.instance_id,
+			      duration, failure);
 	}
 	return r;
 }
@@ -682,8 +833,10 @@ static int execute(struct run *run)
 {
 	time_t started = time(NULL);
 	double t0 = bl_now_monotonic();
+	live_save(run, NULL, 0, pending_layers(run));
 	_cleanup_free_ char *tmp_dir = prepare_tmp(run);
 	int r = tmp_dir ? fetch_layers(run, tmp_dir) : -BL_EIO;
+	run->t.fetch = since(t0);
 	return run_fetched(run, r, started, t0);
 }
 
@@ -691,6 +844,7 @@ static int execute(struct run *run)
 static int resolve_instance(struct run *run)
 {
 	const struct bl_datasource *ds = NULL;
+	double t0 = bl_now_monotonic();
 	int r = bl_datasource_select(run->cfg, &ds);
 	/* A datasource fails as a datasource (exit 3) unless the operator's
 	 * configuration is what is wrong (exit 2). */
@@ -699,6 +853,7 @@ static int resolve_instance(struct run *run)
 		r = -BL_EDATASOURCE;
 	if (r == 0)
 		r = read_user_data(run);
+	run->t.datasource = since(t0);
 	return r;
 }
 
@@ -706,9 +861,13 @@ static int resolve_instance(struct run *run)
 static int open_state(struct run *run)
 {
 	const char *state_dir = run->opts->state_dir ? run->opts->state_dir : run->cfg->state_dir;
+	double t0 = bl_now_monotonic();
 	int r = bl_state_open(&run->state, state_dir, true);
 	if (r == 0)
 		r = bl_state_lock(&run->state, run->opts->wait_lock);
+	run->t.lock = since(t0);
+	if (r == 0)
+		clear_interrupted(run);
 	if (r == 0 && run->inst.has_user_data)
 		r = bl_state_write(&run->state, "user-data", run->inst.user_data.data,
 				   run->inst.user_data.len, 0600);
@@ -722,37 +881,48 @@ static bool setup_done(const struct run *run, time_t *when)
 
 static void log_run_start(const struct run *run)
 {
-	bl_info("%s on instance %s (datasource %s, zone %s), layers from %s", run->event,
-		run->inst.instance_id, run->inst.datasource,
-		run->inst.availability_zone ? run->inst.availability_zone : "unknown",
-		run->cfg->source ? run->cfg->source : "user data only");
+	bl_log_fields(BL_LOG_INFO, BL_MESSAGE_RUN_START, NULL, -1,
+		      "%s on instance %s (datasource %s, zone %s), layers from %s", run->event,
+		      run->inst.instance_id, run->inst.datasource,
+		      run->inst.availability_zone ? run->inst.availability_zone : "unknown",
+		      run->cfg->source ? run->cfg->source : "user data only");
+}
+
+/* The log says which run its lines belong to; the first boot's go to the
+ * console too (log.h). */
+static void log_event(const char *event)
+{
+	bl_log_set_event(event, event && strcmp(event, "setup") == 0);
 }
 
 int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
 {
-	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 } };
+	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 }, .t = TIMINGS_NONE };
+	run.t.begin = bl_now_monotonic();
 	run.event = opts->event ? opts->event : "setup";
+	log_event(run.event);
 	int r = resolve_instance(&run);
 	if (r == 0)
 		r = build_plan(&run);
-	if (r < 0 || opts->dry_run) {
-		if (r == 0)
-			print_plan(&run, opts->plan_out ? opts->plan_out : stdout);
-		run_free(&run);
-		return r;
-	}
-	r = open_state(&run);
+	if (r == 0 && opts->dry_run)
+		print_plan(&run, opts->plan_out ? opts->plan_out : stdout);
+	if (r == 0 && !opts->dry_run)
+		r = open_state(&run);
 	time_t done_at;
-	if (r == 0 && strcmp(run.event, "setup") == 0 && !opts->force &&
-	    setup_done(&run, &done_at)) {
+	if (r < 0 || opts->dry_run) {
+		/* nothing to run */
+	} else if (strcmp(run.event, "setup") == 0 && !opts->force &&
+		   setup_done(&run, &done_at)) {
 		char when[32];
 		bl_format_utc(done_at, when, sizeof(when));
 		bl_info("setup already completed on instance %s at %s; nothing to do "
 			"(--force runs it again)", run.inst.instance_id, when);
-	} else if (r == 0) {
+	} else {
 		log_run_start(&run);
 		r = execute(&run);
 	}
+	live_end(&run);
+	log_event(NULL);
 	run_free(&run);
 	return r;
 }
@@ -888,10 +1058,12 @@ static int converge_configure(struct run *run, enum bl_converge_outcome *outcome
 {
 	time_t started = time(NULL);
 	double t0 = bl_now_monotonic();
+	live_save(run, NULL, 0, pending_layers(run));
 	json_t *baseline = load_baseline(run);
 	_cleanup_free_ char *tmp_dir = prepare_tmp(run);
 	offer_etags(run, baseline);
 	int r = tmp_dir ? fetch_layers(run, tmp_dir) : -BL_EIO;
+	run->t.fetch = since(t0);
 	_cleanup_free_ char *fingerprint = r == 0 ? plan_fingerprint(run) : NULL;
 	if (r == 0 && !fingerprint)
 		r = -BL_ENOMEM;
@@ -925,15 +1097,18 @@ static int converge_configure(struct run *run, enum bl_converge_outcome *outcome
 int bl_agent_converge(struct bl_config *cfg, const struct bl_agent_options *opts,
 		      enum bl_converge_outcome *outcome)
 {
-	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 } };
+	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 }, .t = TIMINGS_NONE };
+	run.t.begin = bl_now_monotonic();
 	*outcome = BL_CONVERGE_UNCHANGED;
 	int r = resolve_instance(&run);
 	if (r == 0)
 		r = open_state(&run);
 	bool setup = r == 0 && !setup_done(&run, NULL);
 	run.event = setup ? "setup" : "configure";
-	if (r == 0)
+	if (r == 0) {
+		log_event(run.event);
 		r = build_plan(&run);
+	}
 	if (r == 0 && setup) {
 		*outcome = BL_CONVERGE_SETUP;
 		log_run_start(&run);
@@ -941,6 +1116,8 @@ int bl_agent_converge(struct bl_config *cfg, const struct bl_agent_options *opts
 	} else if (r == 0) {
 		r = converge_configure(&run, outcome);
 	}
+	live_end(&run);
+	log_event(NULL);
 	run_free(&run);
 	return r;
 }

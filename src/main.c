@@ -2,7 +2,10 @@
  * loads the configuration and hands over to the subsystem that does the
  * work.  Exit codes are the contract documented in bootlace(8):
  * 0 ok, 1 a layer failed, 2 usage or config error, 3 datasource, AWS or network
- * error, 4 another bootlace holds the lock. */
+ * error, 4 another bootlace holds the lock; `status --wait` exits 2 when it
+ * gave up waiting. */
+#include <ctype.h>
+#include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
 #include <string.h>
@@ -22,7 +25,10 @@ struct cli {
 	const char *state_dir;
 	struct bl_agent_options agent;
 	bool json;
+	bool wait_setup;    /* status --wait */
+	long timeout;       /* status --wait --timeout, -1 = run.timeout */
 	int verbosity;  /* -1 quiet, 0 from config, 1 debug */
+	int exit_status;    /* >= 0: the command's own exit status (status --wait) */
 };
 
 struct command {
@@ -89,9 +95,25 @@ static int cmd_check_config(struct cli *cli, struct bl_config *cfg)
 	return 0;
 }
 
+/* --wait without --timeout waits as long as one layer may run
+ * (run.timeout): a shorter default would give up on a setup that is still
+ * within its own limits, and a run stuck past them is bootlace's to stop. */
 static int cmd_status(struct cli *cli, struct bl_config *cfg)
 {
-	return bl_status_print(cli->state_dir ? cli->state_dir : cfg->state_dir, cli->json, stdout);
+	const char *dir = cli->state_dir ? cli->state_dir : cfg->state_dir;
+	if (!cli->wait_setup)
+		return bl_status_print(dir, cli->json, stdout);
+	double timeout = cli->timeout >= 0 ? (double)cli->timeout : (double)cfg->run_timeout;
+	int r = bl_status_wait(dir, cli->json, timeout, BL_STATUS_WAIT_GRACE, stdout);
+	/* Waiting in vain is its own exit status, whatever the reason. */
+	if (r == -BL_ETIMEOUT)
+		cli->exit_status = BL_EXIT_USAGE;
+	return r;
+}
+
+static int cmd_analyze(struct cli *cli, struct bl_config *cfg)
+{
+	return bl_analyze_print(cli->state_dir ? cli->state_dir : cfg->state_dir, cli->json, stdout);
 }
 
 static const struct command commands[] = {
@@ -142,12 +164,27 @@ static const struct command commands[] = {
 	  "Reads the configuration (file, drop-ins) and prints `configuration OK`,\n"
 	  "or every error as FILE:LINE:COL: message and exits with status 2.\n",
 	  cmd_check_config },
-	{ "status", "status [--json]",
-	  "Shows the last run of each event: every layer's status, exit code,\n"
-	  "duration and sha256, the run log, and an overall state.  Exits 1 when\n"
-	  "the last run of some event failed.\n\n"
-	  "  -j, --json            print the records as JSON\n",
+	{ "status", "status [--json] [--wait [--timeout S]]",
+	  "Shows each event's state (not started; running, and which layer; done;\n"
+	  "failed, and which layer and why; interrupted: its process is gone) and\n"
+	  "its last run: every layer's status, exit code, duration and sha256, and\n"
+	  "the run log; then an overall state.  Exits 1 when some event failed or\n"
+	  "was interrupted.  Reads the state directory only.\n\n"
+	  "  -j, --json            print the states and records as JSON\n"
+	  "  -w, --wait            wait until setup is done (exit 0) or has failed\n"
+	  "                        (exit 1), then show the status; exit 2 on timeout,\n"
+	  "                        or when setup has not finished and no bootlace has\n"
+	  "                        been running for 5 seconds\n"
+	  "  -t, --timeout S       wait at most S seconds (default: run.timeout)\n",
 	  cmd_status },
+	{ "analyze", "analyze [--json]",
+	  "Shows where the time of each event's last run went, longest first: the\n"
+	  "datasource (IMDS or seed, tags, user data), waiting for the state lock,\n"
+	  "the plan, the fetch of every layer at once (what became of each object),\n"
+	  "writing the scripts, each layer's script, what is left unaccounted, and\n"
+	  "the total.\n\n"
+	  "  -j, --json            print the numbers as JSON\n",
+	  cmd_analyze },
 };
 
 static const struct command *find_command(const char *name)
@@ -206,15 +243,18 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 		{ "force", no_argument, NULL, 'f' },
 		{ "wait", no_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ 0 },
 	};
 	bool is_run = strcmp(c->name, "run") == 0, is_status = strcmp(c->name, "status") == 0;
+	bool has_json = is_status || strcmp(c->name, "analyze") == 0;
+	char *end;
 	bool can_wait = is_run || strcmp(c->name, "converge") == 0 ||
 			strcmp(c->name, "deploy") == 0 || strcmp(c->name, "undeploy") == 0;
 	int opt;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:s:vqhe:nfwj", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:s:vqhe:nfwjt:", options, NULL)) != -1) {
 		switch (opt) {
 		case 'c': cli->config_path = optarg; break;
 		case 's': cli->state_dir = optarg; break;
@@ -222,10 +262,20 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 		case 'q': cli->verbosity = -1; break;
 		case 'h': print_command_help(c, stdout); return BL_EXIT_OK;
 		case 'w':
-			if (!can_wait)
+			if (!can_wait && !is_status)
 				return usage_error("this option is not for this command",
 						   argv[optind - 1]);
-			cli->agent.wait_lock = true;
+			cli->agent.wait_lock = can_wait;
+			cli->wait_setup = is_status;
+			break;
+		case 't':
+			if (!is_status)
+				return usage_error("this option is only for `status --wait`",
+						   argv[optind - 1]);
+			errno = 0;
+			cli->timeout = strtol(optarg, &end, 10);
+			if (!isdigit((unsigned char)optarg[0]) || *end || errno || cli->timeout > 604800)
+				return usage_error("--timeout needs whole seconds (0 to 604800)", optarg);
 			break;
 		case 'e': case 'n': case 'f':
 			if (!is_run)
@@ -235,8 +285,9 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 			if (opt == 'f') cli->agent.force = true;
 			break;
 		case 'j':
-			if (!is_status)
-				return usage_error("this option is only for `status`", argv[optind - 1]);
+			if (!has_json)
+				return usage_error("this option is only for `status` and `analyze`",
+						   argv[optind - 1]);
 			cli->json = true;
 			break;
 		case ':':
@@ -247,6 +298,8 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 	}
 	if (optind < argc)
 		return usage_error("unexpected argument", argv[optind]);
+	if (cli->timeout >= 0 && !cli->wait_setup)
+		return usage_error("--timeout goes with --wait", "--timeout");
 	if (cli->agent.event && !bl_event_is_known(cli->agent.event))
 		return usage_error("unknown event (setup, configure, deploy, undeploy, shutdown)",
 				   cli->agent.event);
@@ -271,12 +324,12 @@ static int run_command(struct cli *cli, const struct command *c)
 		bl_log_set_level(bl_log_level_from_name(cfg.log_level));
 	r = c->run(cli, &cfg);
 	bl_config_free(&cfg);
-	return bl_exit_code(r);
+	return cli->exit_status >= 0 ? cli->exit_status : bl_exit_code(r);
 }
 
 int main(int argc, char **argv)
 {
-	struct cli cli = {0};
+	struct cli cli = { .timeout = -1, .exit_status = -1 };
 	/* Nothing bootlace holds (user data, later credentials) belongs in a
 	 * core file. */
 	prctl(PR_SET_DUMPABLE, 0);

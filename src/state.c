@@ -9,6 +9,8 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <signal.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -19,6 +21,7 @@
 #include "bootlace/util.h"
 
 #define STATE_JSON_MAX (4 * 1024 * 1024)
+#define CURRENT_JSON "current.json"
 
 int bl_state_open(struct bl_state *st, const char *dir, bool create)
 {
@@ -108,6 +111,22 @@ int bl_state_lock(struct bl_state *st, bool wait)
 		bl_warn("cannot record our pid in %s: %s", path, strerror(errno));
 	st->lock_fd = fd;
 	return 0;
+}
+
+bool bl_state_lock_held(const struct bl_state *st)
+{
+	_cleanup_free_ char *path = bl_state_path(st, "lock");
+	_cleanup_close_ int fd = path ? open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC) : -1;
+	if (fd < 0)
+		return false;
+	/* Shared and non-blocking: a bootlace taking the lock meanwhile waits
+	 * (or, without --wait, fails) only for this instant. */
+	while (flock(fd, LOCK_SH | LOCK_NB) < 0) {
+		if (errno != EINTR)
+			return errno == EWOULDBLOCK;
+	}
+	flock(fd, LOCK_UN);
+	return false;
 }
 
 int bl_state_write(const struct bl_state *st, const char *rel, const void *data,
@@ -246,5 +265,38 @@ int bl_state_load_runs(const struct bl_state *st, json_t **out)
 	}
 	free(names);
 	*out = runs;
+	return 0;
+}
+
+int bl_state_save_current(const struct bl_state *st, json_t *current)
+{
+	return state_write_json(st, CURRENT_JSON, current);
+}
+
+void bl_state_clear_current(const struct bl_state *st)
+{
+	_cleanup_free_ char *path = bl_state_path(st, CURRENT_JSON);
+	if (path && unlink(path) < 0 && errno != ENOENT)
+		bl_warn("cannot remove %s: %s", path, strerror(errno));
+}
+
+int bl_state_load_current(const struct bl_state *st, json_t **out, bool *live)
+{
+	json_t *cur = NULL;
+	*out = NULL;
+	*live = false;
+	int r = state_read_json(st, CURRENT_JSON, &cur);
+	if (r < 0)
+		return r;
+	if (!json_object_size(cur)) {
+		json_decref(cur);
+		return 0;
+	}
+	/* The pid alone could be another process's by now (after a reboot
+	 * above all); a running bootlace also holds the lock, which dies with
+	 * its process. */
+	json_int_t pid = json_integer_value(json_object_get(cur, "pid"));
+	*live = pid > 0 && pid <= INT_MAX && (kill((pid_t)pid, 0) == 0 || errno == EPERM) && bl_state_lock_held(st);
+	*out = cur;
 	return 0;
 }

@@ -5,6 +5,9 @@
  *   lock                          flock(2) held by the running bootlace
  *   instances/<id>/events.json    events completed on that instance id, when
  *   runs/<event>.json             the last run of that event, per layer
+ *   current.json                  the run in progress: event, instance, pid,
+ *                                 layer (replaced as each starts, removed
+ *                                 when the run ends)
  *   logs/<event>-<time>.log       each run's script output (0600)
  *   scripts/<event>/NN-<name>     the scripts as executed (0700)
  *   context.json, user-data       for scripts / for the record (0600)
@@ -43,6 +46,19 @@ int bl_state_mark_event_done(const struct bl_state *st, const char *instance_id,
 int bl_state_save_run(const struct bl_state *st, const char *event, json_t *record);
 /* All last-run records: object event -> record. *out is a new reference. */
 int bl_state_load_runs(const struct bl_state *st, json_t **out);
+
+/* Whether some process holds the lock.  Never blocks: free, it is taken
+ * shared for an instant only. */
+bool bl_state_lock_held(const struct bl_state *st);
+
+/* current.json, the run in progress (its fields are the agent's, see
+ * bootlace(8) FILES).  save replaces it atomically; clear removes it. */
+int bl_state_save_current(const struct bl_state *st, json_t *current);
+void bl_state_clear_current(const struct bl_state *st);
+/* *out: current.json (a new reference), NULL when there is none.  *live:
+ * its process still runs and the lock is held; a file that is not live is
+ * what a killed run left behind. */
+int bl_state_load_current(const struct bl_state *st, json_t **out, bool *live);
 
 /* Writes a file under the state dir atomically (rel may contain '/'; parents
  * are created 0700). */

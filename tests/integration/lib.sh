@@ -141,7 +141,8 @@ daemon_start() {
 	DAEMON_PID=$!
 }
 
-# daemon_stop: TERM, and the exit status in $RC (KILL after 20 s).
+# daemon_stop: TERM, the exit status in $RC (KILL after 20 s) and the
+# daemon's whole log in $OUT, so expect_rc shows how it ended.
 daemon_stop() {
 	kill -TERM "$DAEMON_PID" 2>/dev/null || :
 	_ds_i=0
@@ -153,6 +154,7 @@ daemon_stop() {
 	RC=0
 	wait "$DAEMON_PID" || RC=$?
 	DAEMON_PID=''
+	OUT=$(cat "$DAEMON_LOG")
 }
 
 # Stops what the daemon tests started, pass or fail.

@@ -63,7 +63,6 @@ expect_rc 4
 expect_out "holds the lock"
 start=$(date +%s)
 daemon_stop
-OUT=$(cat "$DAEMON_LOG")
 expect_rc 0
 [ $(($(date +%s) - start)) -lt 10 ] || fail "SIGTERM took $(($(date +%s) - start))s to stop the script"
 grep -q got-term "$ORDER" || fail "the script never saw SIGTERM: $(cat "$ORDER")"
@@ -83,7 +82,6 @@ daemon_start
 wait_for '^STATUS=idle' "$NOTIFY_LOG"
 start=$(date +%s)
 daemon_stop
-OUT=$(cat "$DAEMON_LOG")
 expect_rc 0
 grep -q shutdown-started "$ORDER" || fail "the shutdown event did not run"
 [ $(($(date +%s) - start)) -lt 15 ] || fail "shutdown.timeout 1 did not bound the shutdown script"

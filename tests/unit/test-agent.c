@@ -1,8 +1,9 @@
-/* test-agent.c - one event end to end in-process (src/agent.c): a nocloud seed and file:// layers in a temp dir, run order, failure policy, once per instance, --force, dry run, the lock and the run record. */
+/* test-agent.c - one event end to end in-process (src/agent.c): a nocloud seed and file:// layers in a temp dir, run order, failure policy, once per instance, --force, dry run, the lock and the run record; current.json while a run goes on, the record's timings, and the journal milestones. */
 #include "testutil.h"
 
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
 
 #include <jansson.h>
 #include <openssl/evp.h>
@@ -10,6 +11,7 @@
 #include "bootlace/agent.h"
 #include "bootlace/config.h"
 #include "bootlace/error.h"
+#include "bootlace/log.h"
 #include "bootlace/runner.h"
 #include "bootlace/state.h"
 #include "bootlace/util.h"
@@ -368,6 +370,7 @@ static void test_failure_stops(void **state)
 	const json_t *layers = json_object_get(rec, "layers");
 	assert_string_equal(rec_str(json_array_get(layers, 1), "reason"), "exit status 3");
 	assert_string_equal(rec_str(json_array_get(layers, 2), "reason"), "an earlier layer failed");
+	assert_string_equal(rec_str(rec, "failure"), "roles/web/setup.sh: exit status 3");
 	json_decref(rec);
 
 	/* Not done, so the next run tries again (and, fixed, succeeds). */
@@ -505,6 +508,8 @@ static void test_skips_missing_optional_layers(void **state)
 static void test_missing_required_layer_runs_nothing(void **state)
 {
 	struct fixture *f = *state;
+	struct bl_agent_hooks hooks = {0};
+	f->opts.hooks = &hooks;
 	remove_layer(f, "base/setup.sh");
 	assert_int_equal(run(f), -BL_ELAYER);
 	expect_order(f, NULL);
@@ -516,6 +521,12 @@ static void test_missing_required_layer_runs_nothing(void **state)
 	char *want = NULL;
 	assert_true(asprintf(&want, "required layer not found at %sbase/setup.sh", f->source) > 0);
 	assert_string_equal(rec_str(base, "reason"), want);
+	/* What failed, in the record and for the daemon's STATUS=. */
+	char *failure = NULL;
+	assert_true(asprintf(&failure, "base/setup.sh: %s", want) > 0);
+	assert_string_equal(rec_str(rec, "failure"), failure);
+	assert_string_equal(hooks.failure, failure);
+	free(failure);
 	free(want);
 	json_decref(rec);
 }
@@ -572,6 +583,205 @@ static void test_state_dir_option_and_no_datasource(void **state)
 	expect_order(f, ALL_FOUR);
 }
 
+static double num(const json_t *o, const char *key)
+{
+	const json_t *v = json_object_get(o, key);
+	if (!json_is_number(v))
+		fail_msg("no number \"%s\"", key);
+	return json_number_value(v);
+}
+
+static void test_current_json_and_timings(void **state)
+{
+	struct fixture *f = *state;
+	/* The role layer keeps a copy of current.json, and its mode, as they
+	 * are while it runs. */
+	char *copy = path_in(f->tmp, "current-copy.json");
+	char *text = NULL;
+	assert_true(asprintf(&text, "#!/bin/sh\ncp \"$BOOTLACE_STATE_DIR/current.json\" '%s'\n"
+			     "stat -c %%a \"$BOOTLACE_STATE_DIR/current.json\" > '%s.mode'\n",
+			     copy, copy) > 0);
+	free(tu_write(f->layers, "roles/web/setup.sh", text, 0644));
+	free(text);
+	assert_int_equal(run(f), 0);
+
+	json_error_t err;
+	json_t *cur = json_load_file(copy, 0, &err);
+	if (!cur)
+		fail_msg("%s: %s", copy, err.text);
+	assert_string_equal(rec_str(cur, "event"), "setup");
+	assert_string_equal(rec_str(cur, "instance_id"), "i-0test1");
+	assert_string_equal(rec_str(cur, "layer"), "roles/web/setup.sh");
+	assert_int_equal(json_integer_value(json_object_get(cur, "layer_index")), 2);
+	assert_int_equal(json_integer_value(json_object_get(cur, "layers")), 4);
+	assert_int_equal(json_integer_value(json_object_get(cur, "pid")), getpid());
+	assert_non_null(rec_str(cur, "started_at"));
+	assert_true(json_integer_value(json_object_get(cur, "started_epoch")) > 0);
+	json_decref(cur);
+	char *mode_path = NULL;
+	assert_true(asprintf(&mode_path, "%s.mode", copy) > 0);
+	char *mode = tu_slurp(mode_path);
+	assert_non_null(mode);
+	assert_string_equal(mode, "600\n");
+	free(mode);
+	free(mode_path);
+	free(copy);
+	/* Gone once the run is over. */
+	char *current = path_in(f->state_dir, "current.json");
+	assert_int_equal(access(current, F_OK), -1);
+	free(current);
+
+	json_t *rec = load_record(f, "setup");
+	const json_t *t = json_object_get(rec, "timings");
+	assert_true(json_is_object(t));
+	double total = num(t, "total"), sum = 0;
+	static const char *const phases[] = { "datasource", "lock", "plan", "fetch", "write" };
+	for (size_t i = 0; i < 5; i++) {
+		assert_true(num(t, phases[i]) >= 0);
+		sum += num(t, phases[i]);
+	}
+	const json_t *layers = json_object_get(rec, "layers");
+	for (size_t i = 0; i < json_array_size(layers); i++)
+		sum += num(json_array_get(layers, i), "duration");
+	assert_true(total >= sum);
+	assert_true(total < 30);
+	/* Each fetched object, none for user data (nothing to fetch). */
+	const json_t *objects = json_object_get(t, "objects");
+	assert_int_equal(json_array_size(objects), 3);
+	static const char *const names[] = {
+		"base/setup.sh", "roles/web/setup.sh", "environments/prod/setup.sh",
+	};
+	for (size_t i = 0; i < 3; i++) {
+		const json_t *o = json_array_get(objects, i);
+		assert_string_equal(rec_str(o, "layer"), names[i]);
+		assert_string_equal(rec_str(o, "result"), "downloaded");
+		char *path = path_in(f->layers, names[i]);
+		struct stat st;
+		assert_int_equal(stat(path, &st), 0);
+		assert_int_equal(json_integer_value(json_object_get(o, "bytes")), st.st_size);
+		free(path);
+	}
+	json_decref(rec);
+}
+
+static void test_interrupted_run_is_cleared(void **state)
+{
+	struct fixture *f = *state;
+	/* What a killed run left: its current.json. */
+	struct bl_state st;
+	assert_int_equal(bl_state_open(&st, f->state_dir, true), 0);
+	pid_t gone = fork();
+	assert_true(gone >= 0);
+	if (gone == 0)
+		_exit(0);
+	assert_int_equal(waitpid(gone, NULL, 0), gone);
+	json_t *cur = json_pack("{s:s, s:s, s:i, s:s, s:s, s:i, s:i}", "event", "setup",
+				"instance_id", "i-0test1", "pid", (int)gone,
+				"started_at", "2026-05-01T10:00:00Z", "layer", "base/setup.sh",
+				"layer_index", 1, "layers", 4);
+	assert_int_equal(bl_state_save_current(&st, cur), 0);
+	json_decref(cur);
+	bl_state_close(&st);
+
+	assert_int_equal(run(f), 0);
+	expect_order(f, ALL_FOUR);
+	char *current = path_in(f->state_dir, "current.json");
+	assert_int_equal(access(current, F_OK), -1);
+	free(current);
+}
+
+/* Native journal entries of a run, each as its fields joined by newlines. */
+#define ENTRIES_MAX 64
+static char entries[ENTRIES_MAX][1024];
+static int n_entries;
+
+static int capture_entry(const struct iovec *iov, int n)
+{
+	if (n_entries == ENTRIES_MAX)
+		return 0;
+	char *e = entries[n_entries++];
+	size_t used = 0;
+	for (int i = 0; i < n && used + iov[i].iov_len + 2 < sizeof(entries[0]); i++) {
+		memcpy(e + used, iov[i].iov_base, iov[i].iov_len);
+		used += iov[i].iov_len;
+		e[used++] = '\n';
+	}
+	e[used] = '\0';
+	return 0;
+}
+
+/* The entry that has every one of the fields given (NULL-terminated). */
+static const char *find_entry(const char *field, ...)
+{
+	for (int i = 0; i < n_entries; i++) {
+		bool all = true;
+		va_list ap;
+		va_start(ap, field);
+		for (const char *f = field; f && all; f = va_arg(ap, const char *)) {
+			char line[256];
+			snprintf(line, sizeof(line), "%s\n", f);
+			all = strstr(entries[i], line) != NULL;
+		}
+		va_end(ap);
+		if (all)
+			return entries[i];
+	}
+	return NULL;
+}
+
+static void test_journal_milestones(void **state)
+{
+	struct fixture *f = *state;
+	put_layer(f, "roles/web/setup.sh", 3);
+	/* Under the journal: stderr is a file named by JOURNAL_STREAM. */
+	char *err_path = path_in(f->tmp, "stderr");
+	fflush(stderr);
+	int saved = dup(2);
+	int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+	struct stat st;
+	char value[64];
+	assert_int_equal(fstat(2, &st), 0);
+	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", value, 1);
+	bl_log_init(BL_LOG_INFO);
+	n_entries = 0;
+	bl_log_set_journal_sink(capture_entry);
+	int r = run(f);
+	bl_log_set_journal_sink(NULL);
+	unsetenv("JOURNAL_STREAM");
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	bl_log_init(BL_LOG_INFO);
+	assert_int_equal(r, -BL_ELAYER);
+
+	assert_non_null(find_entry("MESSAGE_ID=" BL_MESSAGE_RUN_START, "BOOTLACE_EVENT=setup",
+				   "SYSLOG_IDENTIFIER=bootlace", NULL));
+	assert_non_null(find_entry("MESSAGE_ID=" BL_MESSAGE_LAYER_FAILED,
+				   "BOOTLACE_LAYER=roles/web/setup.sh", "BOOTLACE_EXIT_STATUS=3",
+				   "PRIORITY=3", "BOOTLACE_EVENT=setup",
+				   "MESSAGE=layer roles/web/setup.sh failed: exit status 3", NULL));
+	assert_non_null(find_entry("MESSAGE_ID=" BL_MESSAGE_RUN_END, "BOOTLACE_EXIT_STATUS=1",
+				   "BOOTLACE_EVENT=setup", NULL));
+	/* Script output: the layer as identifier, in this run. */
+	assert_non_null(find_entry("MESSAGE=hello from base/setup.sh",
+				   "SYSLOG_IDENTIFIER=base/setup.sh", "BOOTLACE_EVENT=setup", NULL));
+	/* A first boot: bootlace's own lines reach the console, priority first. */
+	char *console = tu_slurp(err_path);
+	assert_non_null(console);
+	if (!strstr(console, "<6>setup on instance i-0test1 (datasource nocloud") ||
+	    !strstr(console, "<6>layer 1/4: base/setup.sh\n") ||
+	    !strstr(console, "<3>layer roles/web/setup.sh failed: exit status 3\n") ||
+	    !strstr(console, "<3>setup failed on i-0test1 after ") || strstr(console, "hello from"))
+		fail_msg("console:\n%s", console);
+	free(console);
+	free(err_path);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -587,6 +797,9 @@ int main(void)
 		T(test_no_user_data),
 		T(test_locked),
 		T(test_state_dir_option_and_no_datasource),
+		T(test_current_json_and_timings),
+		T(test_interrupted_run_is_cleared),
+		T(test_journal_milestones),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
