@@ -1,0 +1,54 @@
+#!/bin/sh
+# environments/production/setup.sh - instances tagged
+# environment=production, once, after their role: what production means
+# for every role - its database, and a login banner that says where you are.
+# ---- begin preamble: the same in every script (examples/s3-layout/README.md)
+set -eu
+: "${BOOTLACE_CONTEXT:?not run by bootlace: see examples/s3-layout/README.md}" \
+	"${BOOTLACE_STATE_DIR:?}"
+# tag KEY: the instance's tag KEY from context.json, "" when it has none.
+tag() {
+	python3 -c 'import json, sys
+print(json.load(open(sys.argv[1]))["instance"]["tags"].get(sys.argv[2], ""))' \
+		"$BOOTLACE_CONTEXT" "$1"
+}
+# A dry run unless the instance is tagged bootlace-examples=apply: files are
+# written under $BOOTLACE_STATE_DIR/dry-run/ instead of /, and commands that
+# change the system are printed instead of run.
+ROOT=$BOOTLACE_STATE_DIR/dry-run
+if [ "$(tag bootlace-examples)" = apply ]; then ROOT=; fi
+run() {
+	if [ -n "$ROOT" ]; then echo "dry run: $*"; else "$@"; fi
+}
+# put FILE [MODE]: writes stdin to FILE (under $ROOT) if that changes it,
+# atomically, mode 0644 by default.  False when FILE was already up to date,
+# so that what reads FILE is reloaded only when it changed.  A failure exits
+# the script: set -e does not apply inside `if put ...`.
+put() {
+	mkdir -p "$(dirname "$ROOT$1")" && cat > "$ROOT$1.new" &&
+		chmod "${2:-0644}" "$ROOT$1.new" || exit
+	if cmp -s "$ROOT$1.new" "$ROOT$1"; then
+		rm -f "$ROOT$1.new"
+		return 1
+	fi
+	mv -f "$ROOT$1.new" "$ROOT$1" || exit
+	echo "wrote $ROOT$1"
+}
+# ---- end preamble
+
+# Read by every app of this fleet (EnvironmentFile=), whatever the role.
+if put /etc/example-environment.env <<'CONF'
+DATABASE_HOST=db.production.example.internal
+DATABASE_POOL_SIZE=20
+CONF
+then
+	# Only role=app instances have the app (their role layer ran first).
+	if [ -e "$ROOT/etc/systemd/system/example-app.service" ]; then
+		run systemctl try-restart --no-block example-app.service
+	fi
+fi
+
+put /etc/profile.d/example-environment.sh <<'SH' || :
+# Written by bootlace (environments/production/setup.sh).
+echo "*** PRODUCTION - $(hostname) ***"
+SH
