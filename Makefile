@@ -7,7 +7,12 @@
 #   make demo            a real first boot against a temporary local root
 #   make install DESTDIR=... PREFIX=...
 #   make deps            install the Debian build dependencies (or print how)
+#   make dist            the release tarball, in build/packages/
+#   make deb / make rpm  the Debian / RPM package, in build/packages/
 
+# The one version: main.c's --version gets it as BOOTLACE_VERSION, and
+# check-version fails the packaging targets when debian/changelog or
+# rpm/bootlace.spec says otherwise.
 VERSION    := 0.1.0
 PREFIX     ?= /usr
 SBINDIR    ?= $(PREFIX)/sbin
@@ -67,7 +72,7 @@ SYSTEMD_UNITS := $(notdir $(wildcard units/*.service units/*.timer))
 Q := $(if $(V),,@)
 
 .PHONY: all check check-unit check-integration check-units check-asan demo lint \
-        install uninstall clean deps
+        install uninstall clean deps dist deb rpm check-version
 .DEFAULT_GOAL := all
 
 all: $(BIN)
@@ -120,7 +125,8 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr -Iinclude --include=/usr/include/jansson.h \
 		--suppress=missingIncludeSystem src modules
-	sh -n tests/integration/*.sh examples/*.sh tests/*.sh
+	sh -n tests/integration/*.sh examples/*.sh tests/*.sh tests/packaging/*.sh \
+		debian/tests/demo debian/bootlace.postinst debian/bootlace.prerm debian/bootlace.postrm
 
 install: $(BIN)
 	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(MANDIR)/man5 \
@@ -142,6 +148,70 @@ uninstall:
 		$(DESTDIR)$(MANDIR)/man5/bootlace.yaml.5 \
 		$(addprefix $(DESTDIR)$(SYSTEMDUNITDIR)/,$(SYSTEMD_UNITS))
 	rm -rf $(DESTDIR)$(DOCDIR)
+
+# Release tarball and packages. Not under BUILD: one set of packages,
+# whichever compiler built the tests.
+PKGDIR := build/packages
+DIST   := bootlace-$(VERSION)
+
+check-version:
+	@deb=$$(sed -n '1s/^bootlace (\([^)]*\)).*/\1/p' debian/changelog); \
+	[ "$$deb" = "$(VERSION)" ] || { echo "debian/changelog: version $$deb, but VERSION is $(VERSION) (dch -v $(VERSION))" >&2; exit 1; }; \
+	rpm=$$(sed -n 's/^Version:[[:space:]]*//p' rpm/bootlace.spec); \
+	[ "$$rpm" = "$(VERSION)" ] || { echo "rpm/bootlace.spec: Version $$rpm, but VERSION is $(VERSION)" >&2; exit 1; }
+
+# The files git tracks or would track (anything not ignored), as they are in
+# the working tree: a clean clone gives its commit, a working tree what it
+# would build. In an unpacked tarball, everything but what the build and
+# the tests write (build/, python's caches). Sorted, root-owned and dated by
+# the last commit, so the same tree gives the same bytes.
+dist: check-version
+	@mkdir -p $(PKGDIR)
+	$(Q)if [ -e .git ]; then git ls-files -z -co --exclude-standard; \
+	else find . \( -path ./build -o -name __pycache__ \) -prune -o -type f -printf '%P\0'; \
+	fi >$(PKGDIR)/$(DIST).files
+	$(Q)LC_ALL=C sort -z -o $(PKGDIR)/$(DIST).files $(PKGDIR)/$(DIST).files
+	$(Q)tar -cf $(PKGDIR)/$(DIST).tar --null -T $(PKGDIR)/$(DIST).files \
+		--owner=0 --group=0 --numeric-owner --mode=u+rw,go=u-w \
+		$(if $(wildcard .git),--mtime=@$$(git log -1 --format=%ct)) \
+		--transform='s,^,$(DIST)/,'
+	$(Q)gzip -n -9 -f $(PKGDIR)/$(DIST).tar && rm -f $(PKGDIR)/$(DIST).files
+	@echo "$(PKGDIR)/$(DIST).tar.gz"
+
+# Built from the tarball, not this tree: proves the tarball is complete, and
+# debian/rules clean (make clean) cannot wipe this tree's build/. MAKEFLAGS
+# is dropped so this make's variables and jobserver stay out of the
+# package build; dpkg-buildpackage -J runs it in parallel itself.
+deb: dist
+	@sh tests/deps.sh $(DEB_DEPS) debhelper dpkg-dev
+	rm -rf $(PKGDIR)/deb && mkdir -p $(PKGDIR)/deb
+	tar -xzf $(PKGDIR)/$(DIST).tar.gz -C $(PKGDIR)/deb
+	cd $(PKGDIR)/deb/$(DIST) && env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS \
+		dpkg-buildpackage -us -uc -b -Jauto
+	mv $(PKGDIR)/deb/*.deb $(PKGDIR)/deb/*.changes $(PKGDIR)/deb/*.buildinfo $(PKGDIR)/
+	rm -rf $(PKGDIR)/deb
+
+# rpmbuild checks BuildRequires against the rpm database. On a Debian host
+# that database is empty (dpkg owns the libraries), so make deps installs
+# the same libraries with apt and --nodeps skips rpm's check; an RPM host
+# (where rpm knows itself) keeps the check: dnf builddep rpm/bootlace.spec.
+# Debian's brp-compress (which gzips the man pages) is a #!/bin/sh script
+# needing bash, as /bin/sh is on RPM hosts: it gets bash explicitly.
+# An .rpm built on Debian links Debian's libraries (glibc 2.36, libcurl's
+# CURL_OPENSSL_4 symbols), so it tests the packaging but installs on no RPM
+# distribution: build the one to ship on its target (Fedora, Amazon Linux).
+RPM_HOST = $(shell rpm -q --quiet rpm 2>/dev/null && echo yes)
+RPM_DEBIAN_FLAGS := --nodeps --define '__brp_compress bash %{_rpmconfigdir}/brp-compress %{_prefix}'
+rpm: dist
+	$(if $(RPM_HOST),,@sh tests/deps.sh $(DEB_DEPS) rpm)
+	rm -rf $(PKGDIR)/rpm
+	env -u MAKEFLAGS -u MAKELEVEL -u MFLAGS rpmbuild -bb $(if $(RPM_HOST),,$(RPM_DEBIAN_FLAGS)) \
+		--define '_topdir $(abspath $(PKGDIR))/rpm' \
+		--define '_sourcedir $(abspath $(PKGDIR))' \
+		--define '_rpmdir $(abspath $(PKGDIR))' \
+		--define '_build_name_fmt %{NAME}-%{VERSION}-%{RELEASE}.%{ARCH}.rpm' \
+		rpm/bootlace.spec
+	rm -rf $(PKGDIR)/rpm
 
 clean:
 	rm -rf build
