@@ -34,7 +34,8 @@ TEST_PKGS := cmocka
 # Debian packages behind PKGS/TEST_PKGS, plus the tools the build and tests use.
 DEB_DEPS := gcc make pkg-config libcurl4-openssl-dev libyaml-dev libjansson-dev \
             libssl-dev libsystemd-dev zlib1g-dev libexpat1-dev libcmocka-dev \
-            coreutils util-linux gzip python3 curl openssl systemd
+            coreutils util-linux gzip python3 curl openssl systemd \
+            shellcheck python3-yaml
 
 # The distro's flags come first; ours are appended so hardening and warnings
 # always apply.
