@@ -7,6 +7,7 @@
  * IMDS's tags/instance/ (when "instance metadata tags" is on for the
  * instance; EC2 then allows no spaces or "/" in tag keys), else from EC2
  * DescribeTags with the instance role's credentials. */
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -80,8 +81,11 @@ static int imds_string(struct bl_imds *imds, const char *path, size_t max, char 
 	return 0;
 }
 
-/* Region and zone from the identity document, for IMDS without placement/. */
-static int identity_fallback(struct bl_imds *imds, struct bl_instance *inst)
+/* Instance id, region and zone from the identity document: one request
+ * for what would take three meta-data items.  A document that is missing
+ * leaves them unset (the items are asked then); one that is not JSON is an
+ * error, as IMDS answering garbage is. */
+static int read_identity(struct bl_imds *imds, struct bl_instance *inst)
 {
 	_cleanup_free_ char *doc_text = NULL;
 	int r = imds_string(imds, "dynamic/instance-identity/document", LIST_MAX, &doc_text);
@@ -95,14 +99,19 @@ static int identity_fallback(struct bl_imds *imds, struct bl_instance *inst)
 		json_decref(doc);
 		return -BL_EDATASOURCE;
 	}
-	const char *region = json_string_value(json_object_get(doc, "region"));
-	const char *zone = json_string_value(json_object_get(doc, "availabilityZone"));
-	if (!inst->region && region)
-		inst->region = strdup(region);
-	if (!inst->availability_zone && zone)
-		inst->availability_zone = strdup(zone);
+	static const struct { const char *field; size_t offset; } fields[] = {
+		{ "instanceId", offsetof(struct bl_instance, instance_id) },
+		{ "region", offsetof(struct bl_instance, region) },
+		{ "availabilityZone", offsetof(struct bl_instance, availability_zone) },
+	};
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(fields); i++) {
+		const char *value = json_string_value(json_object_get(doc, fields[i].field));
+		char **slot = (char **)((char *)inst + fields[i].offset);
+		if (value && *value && !*slot && !(*slot = strdup(value)))
+			r = -BL_ENOMEM;
+	}
 	json_decref(doc);
-	return 0;
+	return r;
 }
 
 /* Tags from IMDS's tags/instance/.  *listed is false when IMDS exposes
@@ -156,9 +165,13 @@ static int read_tags(const struct bl_config *cfg, struct bl_imds *imds, struct b
 	return r == -BL_ENOMEM || r == -BL_ECONFIG ? r : r < 0 ? -BL_EDATASOURCE : 0;
 }
 
+/* Who the instance is and its user data.  The meta-data items stand in
+ * for whatever the identity document lacks. */
 static int ec2_read(struct bl_imds *imds, struct bl_instance *inst)
 {
-	int r = imds_string(imds, "meta-data/instance-id", SMALL_MAX, &inst->instance_id);
+	int r = read_identity(imds, inst);
+	if (r == 0 && !inst->instance_id)
+		r = imds_string(imds, "meta-data/instance-id", SMALL_MAX, &inst->instance_id);
 	if (r == 0 && !inst->instance_id) {
 		bl_err("IMDS has no meta-data/instance-id");
 		return -BL_EDATASOURCE;
@@ -168,13 +181,11 @@ static int ec2_read(struct bl_imds *imds, struct bl_instance *inst)
 		bl_err("IMDS meta-data/instance-id is not a valid instance id");
 		return -BL_EDATASOURCE;
 	}
-	if (r == 0)
+	if (r == 0 && !inst->region)
 		r = imds_string(imds, "meta-data/placement/region", SMALL_MAX, &inst->region);
-	if (r == 0)
+	if (r == 0 && !inst->availability_zone)
 		r = imds_string(imds, "meta-data/placement/availability-zone", SMALL_MAX,
 				&inst->availability_zone);
-	if (r == 0 && (!inst->region || !inst->availability_zone))
-		r = identity_fallback(imds, inst);
 	if (r == 0) {
 		r = bl_imds_get(imds, "user-data", USER_DATA_MAX, &inst->user_data);
 		inst->has_user_data = r == 0;

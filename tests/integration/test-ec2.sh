@@ -32,6 +32,26 @@ assert c["instance"]["region"] == "eu-central-1", c
 assert c["instance"]["tags"] == {"role": "web", "environment": "production", "Name": "web 1"}, c
 PY
 
+# The identity document says who the instance is in one request; the
+# meta-data items are not asked.  Without the document they are.
+if printf '%s\n' "$log" | grep -q "meta-data/instance-id\|meta-data/placement"; then
+	fail "meta-data items asked although the identity document has them: $log"
+fi
+imds_control POST data '{"paths": {"dynamic/instance-identity/document": null}}' >/dev/null
+imds_control POST reset >/dev/null
+fresh_state
+bl run
+expect_rc 0
+expect_out "setup on instance i-0ec2000000000001 (datasource ec2, zone eu-central-1c)"
+log=$(imds_requests text)
+for item in instance-id placement/region placement/availability-zone; do
+	printf '%s\n' "$log" | grep -q "GET /latest/meta-data/$item token=yes status=200" ||
+		fail "no meta-data/$item without the identity document: $log"
+done
+grep -q '"region": *"eu-central-1"' "$WORLD/state/context.json" ||
+	fail "no region from meta-data/placement/region: $(cat "$WORLD/state/context.json")"
+imds_control POST data '{"paths": {}}' >/dev/null
+
 # Tags off in the instance's metadata options, and tags.source: imds (no
 # DescribeTags fallback): a warning, base still runs.
 imds_control POST options '{"tags": false}' >/dev/null
