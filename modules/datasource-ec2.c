@@ -223,8 +223,23 @@ static int ec2_load(const struct bl_config *cfg, struct bl_instance *inst)
 	return r;
 }
 
+/* Tags are all that can change while an instance runs (its id, placement
+ * and user data cannot), and the IMDS client keeps its token: a daemon's
+ * cycle costs the tag requests alone. */
+static int ec2_refresh(const struct bl_config *cfg, struct bl_instance *inst)
+{
+	struct bl_imds *imds = bl_aws_imds(inst->aws);
+	if (!imds) {
+		bl_instance_free(inst);
+		return ec2_load(cfg, inst);
+	}
+	bl_instance_clear_tags(inst);
+	return read_tags(cfg, imds, inst);
+}
+
 const struct bl_datasource bl_datasource_ec2 = {
 	.name = "ec2",
 	.detect = ec2_detect,
 	.load = ec2_load,
+	.refresh = ec2_refresh,
 };

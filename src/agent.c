@@ -113,6 +113,10 @@ static void run_free(struct run *run)
 	}
 	free(run->layers);
 	bl_buf_free(&run->user_script);
+	if (run->opts->keep && run->inst.instance_id) {
+		*run->opts->keep = run->inst;
+		run->inst = (struct bl_instance){0};
+	}
 	bl_instance_free(&run->inst);
 	bl_state_close(&run->state);
 	free(run->log_path);
@@ -195,9 +199,10 @@ static void layer_set_reason(struct layer *l, enum layer_status status, char *re
 	l->reason = reason;
 }
 
-/* Reads user data: a "#bootlace" document extends the config, a script
- * becomes the last layer, anything else is reported and left alone. */
-static int read_user_data(struct run *run)
+/* Reads user data: a "#bootlace" document extends the config (unless
+ * merge is false: a kept record's config already has it), a script becomes
+ * the last layer, anything else is reported and left alone. */
+static int read_user_data(struct run *run, bool merge)
 {
 	enum bl_userdata_kind kind;
 	struct bl_buf decoded = {0};
@@ -211,6 +216,8 @@ static int read_user_data(struct run *run)
 					: "corrupt or truncated gzip data");
 		return -BL_EDATASOURCE;
 	}
+	if (!merge && kind != BL_USERDATA_SCRIPT)
+		kind = BL_USERDATA_EMPTY;
 	switch (kind) {
 	case BL_USERDATA_CONFIG: {
 		struct bl_config_diags diags = {0};
@@ -840,19 +847,42 @@ static int execute(struct run *run)
 	return run_fetched(run, r, started, t0);
 }
 
+/* What can change while the instance runs, into the record a previous call
+ * kept: the datasource's refresh, else its load again. */
+static int refresh_instance(struct run *run)
+{
+	const struct bl_datasource *ds = bl_datasource_find(run->inst.datasource);
+	if (!ds)
+		return -BL_EDATASOURCE;
+	if (ds->refresh)
+		return ds->refresh(run->cfg, &run->inst);
+	bl_instance_free(&run->inst);
+	return ds->load(run->cfg, &run->inst);
+}
+
 /* Who the instance is and what its user data says. */
 static int resolve_instance(struct run *run)
 {
 	const struct bl_datasource *ds = NULL;
+	struct bl_instance *keep = run->opts->keep;
+	bool kept = keep && keep->instance_id;
 	double t0 = bl_now_monotonic();
-	int r = bl_datasource_select(run->cfg, &ds);
+	int r;
+	if (kept) {
+		run->inst = *keep;
+		*keep = (struct bl_instance){0};
+		r = refresh_instance(run);
+	} else {
+		r = bl_datasource_select(run->cfg, &ds);
+		if (r == 0)
+			r = ds->load(run->cfg, &run->inst);
+	}
 	/* A datasource fails as a datasource (exit 3) unless the operator's
 	 * configuration is what is wrong (exit 2). */
-	if (r == 0 && (r = ds->load(run->cfg, &run->inst)) < 0 && r != -BL_ECONFIG &&
-	    r != -BL_ENOMEM)
+	if (r < 0 && r != -BL_ECONFIG && r != -BL_ENOMEM)
 		r = -BL_EDATASOURCE;
 	if (r == 0)
-		r = read_user_data(run);
+		r = read_user_data(run, !kept);
 	run->t.datasource = since(t0);
 	return r;
 }

@@ -212,6 +212,11 @@ void bl_aws_free(struct bl_aws *aws)
 	free(aws);
 }
 
+struct bl_imds *bl_aws_imds(struct bl_aws *aws)
+{
+	return aws ? aws->imds : NULL;
+}
+
 const char *bl_aws_region(const struct bl_aws *aws)
 {
 	return aws->region;

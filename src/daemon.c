@@ -39,6 +39,10 @@ struct daemon {
 	double watchdog;          /* seconds between WATCHDOG=1, 0 = off */
 	double last_ping;
 	bool ready;
+	/* The instance as the last cycle saw it, IMDS token and credentials
+	 * with it: a cycle then re-reads only the tags.  Dropped after a failed
+	 * cycle and on reload, so the next one starts from scratch. */
+	struct bl_instance keep;
 };
 
 static void notify_status(const char *fmt, ...) _printf_(1, 2);
@@ -144,6 +148,7 @@ static void reload_config(struct daemon *d)
 	} else {
 		bl_config_free(d->cfg);
 		*d->cfg = fresh;
+		bl_instance_free(&d->keep);
 		bl_log_set_level(bl_log_level_from_name(d->cfg->log_level));
 		bl_info("SIGHUP: configuration reloaded from %s", d->opts->config_path);
 	}
@@ -163,6 +168,7 @@ static struct bl_agent_options agent_options(struct daemon *d, struct bl_agent_h
 	}
 	return (struct bl_agent_options){
 		.event = event, .state_dir = d->opts->state_dir, .wait_lock = true, .hooks = hooks,
+		.keep = &d->keep,
 	};
 }
 
@@ -182,6 +188,7 @@ static void cycle(struct daemon *d, char *what, size_t len)
 			sd_notify(0, "READY=1");
 			snprintf(what, len, "setup done");
 		} else {
+			bl_instance_free(&d->keep);
 			snprintf(what, len, "setup failed (%s)",
 				 hooks.failure[0] ? hooks.failure : bl_strerror(r));
 		}
@@ -191,13 +198,15 @@ static void cycle(struct daemon *d, char *what, size_t len)
 	o = agent_options(d, &hooks, NULL);
 	notify_status("converging");
 	r = bl_agent_converge(d->cfg, &o, &outcome);
-	if (r < 0)
+	if (r < 0) {
+		bl_instance_free(&d->keep);
 		snprintf(what, len, "converge failed (%s)",
 			 hooks.failure[0] ? hooks.failure : bl_strerror(r));
-	else
+	} else {
 		snprintf(what, len, "%s", outcome == BL_CONVERGE_CONFIGURED ? "configured"
 					  : outcome == BL_CONVERGE_BASELINE ? "layers recorded"
 					  : "no change");
+	}
 }
 
 /* Sleeps until deadline or a signal, pinging the watchdog on the way. */
@@ -299,6 +308,7 @@ int bl_daemon_run(struct bl_config *cfg, const struct bl_daemon_options *opts)
 		if (r < 0)
 			bl_err("shutdown event: %s", hooks.failure[0] ? hooks.failure : bl_strerror(r));
 	}
+	bl_instance_free(&d.keep);
 	bl_info("daemon: stopped");
 	bl_set_keepalive(NULL);
 	the_daemon = NULL;

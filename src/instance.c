@@ -40,13 +40,20 @@ const char *bl_instance_tag(const struct bl_instance *inst, const char *key)
 	return NULL;
 }
 
-void bl_instance_free(struct bl_instance *inst)
+void bl_instance_clear_tags(struct bl_instance *inst)
 {
 	for (size_t i = 0; i < inst->n_tags; i++) {
 		free(inst->tags[i].key);
 		free(inst->tags[i].value);
 	}
 	free(inst->tags);
+	inst->tags = NULL;
+	inst->n_tags = 0;
+}
+
+void bl_instance_free(struct bl_instance *inst)
+{
+	bl_instance_clear_tags(inst);
 	free(inst->instance_id);
 	free(inst->region);
 	free(inst->availability_zone);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 
 #include "config.h"
+#include "instance.h"
 
 /* What the daemon follows and controls during a run; all optional. */
 struct bl_agent_hooks {
@@ -35,6 +36,12 @@ struct bl_agent_options {
 	bool wait_lock;         /* wait for another bootlace instead of exit 4 */
 	FILE *plan_out;         /* where --dry-run prints (stdout) */
 	struct bl_agent_hooks *hooks; /* NULL = none */
+	/* A daemon's instance record, kept from one call to the next: the
+	 * first call fills it (datasource, user data), later ones only refresh
+	 * it (its tags), reusing its IMDS token and credentials.  The caller
+	 * frees it (bl_instance_free) to start over: after a failure, or when
+	 * the configuration is read again.  NULL = a fresh record each call. */
+	struct bl_instance *keep;
 };
 
 /* Runs one event.  cfg may be extended by a "#bootlace" user-data document.

@@ -40,6 +40,10 @@ int bl_aws_new(const struct bl_config *cfg, const char *region, struct bl_imds *
 	       struct bl_aws **out);
 void bl_aws_free(struct bl_aws *aws);
 
+/* The IMDS client handed to bl_aws_new(), or NULL: the datasource reads
+ * the instance's tags through it again, on the same token. */
+struct bl_imds *bl_aws_imds(struct bl_aws *aws);
+
 /* The region, or NULL when none is known. */
 const char *bl_aws_region(const struct bl_aws *aws);
 

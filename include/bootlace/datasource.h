@@ -18,6 +18,10 @@ struct bl_datasource {
 	 * seen or checked, for the log. */
 	bool (*detect)(const struct bl_config *cfg, char **why);
 	int (*load)(const struct bl_config *cfg, struct bl_instance *inst);
+	/* Optional: re-reads what can change while the instance runs (its
+	 * tags) into a record load() filled, reusing what load() set up (the
+	 * IMDS session, the credentials).  Without it, load() runs again. */
+	int (*refresh)(const struct bl_config *cfg, struct bl_instance *inst);
 };
 
 extern const struct bl_datasource bl_datasource_ec2;

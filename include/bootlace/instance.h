@@ -32,6 +32,8 @@ struct bl_instance {
 
 /* Adds or replaces a tag (copies key and value). */
 int bl_instance_set_tag(struct bl_instance *inst, const char *key, const char *value);
+/* Forgets every tag, for a datasource that reads them again. */
+void bl_instance_clear_tags(struct bl_instance *inst);
 /* Tag value or NULL. */
 const char *bl_instance_tag(const struct bl_instance *inst, const char *key);
 void bl_instance_free(struct bl_instance *inst);

@@ -1,6 +1,6 @@
 # bootlace daemon against emulated AWS, with a 1 s interval and no splay:
-# setup then READY=1; a cycle with nothing changed costs only 304s and runs
-# nothing; a changed role script runs configure once, in order; a retagged
+# setup then READY=1; a cycle with nothing changed costs only the tag reads
+# and 304s, and runs nothing; a changed role script runs configure once, in order; a retagged
 # instance runs the new role's layers; SIGHUP reloads; WATCHDOG=1 and
 # STATUS= reach systemd's socket; SIGTERM at system stop runs shutdown.
 . "$(dirname "$0")/lib.sh"
@@ -53,6 +53,17 @@ imds_control POST data '{"tags": {"role": "app", "environment": "production"}}' 
 : > "$NOTIFY_LOG"
 wait_for '^STATUS=idle \(configured\)' "$NOTIFY_LOG"
 expect_order_now "base/configure.sh roles/app/configure.sh environments/production/configure.sh "
+
+# Every cycle so far reused what setup learnt: one token, one identity
+# document, one set of credentials; a cycle re-read only the tags.
+log=$(imds_requests text)
+for req in "PUT /latest/api/token" "GET /latest/dynamic/instance-identity/document" \
+	"GET /latest/meta-data/iam/security-credentials/bootlace-instance"; do
+	[ "$(printf '%s\n' "$log" | grep -c "$req ")" -eq 1 ] ||
+		fail "\"$req\" not made exactly once over the cycles: $log"
+done
+[ "$(printf '%s\n' "$log" | grep -c "GET /latest/meta-data/tags/instance ")" -ge 4 ] ||
+	fail "the cycles did not re-read the tags: $log"
 
 # SIGHUP re-reads the configuration and converges at once.
 kill -HUP "$DAEMON_PID"

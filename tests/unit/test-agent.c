@@ -782,6 +782,38 @@ static void test_journal_milestones(void **state)
 	free(err_path);
 }
 
+/* A kept record (the daemon's): the first run fills it, the next refresh
+ * it from the datasource (a retag shows), and a user-data script still
+ * runs last in setup, from the kept user data. */
+static void test_kept_instance(void **state)
+{
+	struct fixture *f = *state;
+	struct bl_instance keep = {0};
+	f->opts.keep = &keep;
+	assert_int_equal(run(f), 0);
+	expect_order(f, ALL_FOUR);
+	assert_non_null(keep.instance_id);
+	assert_string_equal(keep.instance_id, "i-0test1");
+	assert_string_equal(bl_instance_tag(&keep, "role"), "web");
+
+	put_meta(f, "i-0test1", "  role: app\n  environment: prod\n");
+	put_layer(f, "base/deploy.sh", 0);
+	put_layer(f, "roles/app/deploy.sh", 0);
+	assert_int_equal(unlink(f->order), 0);
+	f->opts.event = "deploy";
+	assert_int_equal(run(f), 0);
+	expect_order(f, "base/deploy.sh\nroles/app/deploy.sh\n");
+	assert_string_equal(bl_instance_tag(&keep, "role"), "app");
+
+	put_layer(f, "roles/app/setup.sh", 0);
+	assert_int_equal(unlink(f->order), 0);
+	f->opts.event = "setup";
+	f->opts.force = true;
+	assert_int_equal(run(f), 0);
+	expect_order(f, "base/setup.sh\nroles/app/setup.sh\nenvironments/prod/setup.sh\nuser-data\n");
+	bl_instance_free(&keep);
+}
+
 int main(void)
 {
 #define T(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
@@ -800,6 +832,7 @@ int main(void)
 		T(test_current_json_and_timings),
 		T(test_interrupted_run_is_cleared),
 		T(test_journal_milestones),
+		T(test_kept_instance),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
