@@ -97,6 +97,7 @@ struct run {
 	char *log_path;
 	char *context_path;
 	struct timings t;
+	bool refreshed;       /* inst is a kept record, refreshed (agent.h keep) */
 	time_t live_started;  /* current.json written since then */
 	bool live;
 };
@@ -865,10 +866,10 @@ static int resolve_instance(struct run *run)
 {
 	const struct bl_datasource *ds = NULL;
 	struct bl_instance *keep = run->opts->keep;
-	bool kept = keep && keep->instance_id;
 	double t0 = bl_now_monotonic();
 	int r;
-	if (kept) {
+	run->refreshed = keep && keep->instance_id;
+	if (run->refreshed) {
 		run->inst = *keep;
 		*keep = (struct bl_instance){0};
 		r = refresh_instance(run);
@@ -882,12 +883,15 @@ static int resolve_instance(struct run *run)
 	if (r < 0 && r != -BL_ECONFIG && r != -BL_ENOMEM)
 		r = -BL_EDATASOURCE;
 	if (r == 0)
-		r = read_user_data(run, !kept);
+		r = read_user_data(run, !run->refreshed);
 	run->t.datasource = since(t0);
 	return r;
 }
 
-/* The state dir, locked, with this instance's user data saved in it. */
+/* The state dir, locked.  Taken before the datasource is read: from then
+ * on this is the bootlace at work (another one, and status --wait, see the
+ * lock), also while IMDS is still being waited for at early boot.  So the
+ * state_dir of a #bootlace user-data document comes too late to count. */
 static int open_state(struct run *run)
 {
 	const char *state_dir = run->opts->state_dir ? run->opts->state_dir : run->cfg->state_dir;
@@ -898,10 +902,17 @@ static int open_state(struct run *run)
 	run->t.lock = since(t0);
 	if (r == 0)
 		clear_interrupted(run);
-	if (r == 0 && run->inst.has_user_data)
-		r = bl_state_write(&run->state, "user-data", run->inst.user_data.data,
-				   run->inst.user_data.len, 0600);
 	return r;
+}
+
+/* This instance's user data, kept in the state dir (0600) for the scripts
+ * and for the operator.  A kept record's was saved when it was read. */
+static int save_user_data(struct run *run)
+{
+	if (!run->inst.has_user_data || run->refreshed)
+		return 0;
+	return bl_state_write(&run->state, "user-data", run->inst.user_data.data,
+			      run->inst.user_data.len, 0600);
 }
 
 static bool setup_done(const struct run *run, time_t *when)
@@ -931,13 +942,15 @@ int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
 	run.t.begin = bl_now_monotonic();
 	run.event = opts->event ? opts->event : "setup";
 	log_event(run.event);
-	int r = resolve_instance(&run);
+	int r = opts->dry_run ? 0 : open_state(&run);
+	if (r == 0)
+		r = resolve_instance(&run);
+	if (r == 0 && !opts->dry_run)
+		r = save_user_data(&run);
 	if (r == 0)
 		r = build_plan(&run);
 	if (r == 0 && opts->dry_run)
 		print_plan(&run, opts->plan_out ? opts->plan_out : stdout);
-	if (r == 0 && !opts->dry_run)
-		r = open_state(&run);
 	time_t done_at;
 	if (r < 0 || opts->dry_run) {
 		/* nothing to run */
@@ -1130,9 +1143,11 @@ int bl_agent_converge(struct bl_config *cfg, const struct bl_agent_options *opts
 	struct run run = { .cfg = cfg, .opts = opts, .state = { .lock_fd = -1 }, .t = TIMINGS_NONE };
 	run.t.begin = bl_now_monotonic();
 	*outcome = BL_CONVERGE_UNCHANGED;
-	int r = resolve_instance(&run);
+	int r = open_state(&run);
 	if (r == 0)
-		r = open_state(&run);
+		r = resolve_instance(&run);
+	if (r == 0)
+		r = save_user_data(&run);
 	bool setup = r == 0 && !setup_done(&run, NULL);
 	run.event = setup ? "setup" : "configure";
 	if (r == 0) {

@@ -119,3 +119,27 @@ bl status --timeout 3
 expect_rc 2
 bl status --wait --timeout soon
 expect_rc 2
+
+# Early boot: IMDS is not up for 8 s.  The run holds the lock while it
+# waits for it, so a wait begun then is not given up after the grace: it
+# returns 0 once setup is done.
+. "$(dirname "$0")/../emulators/lib.sh"
+fresh_state
+imds_start || fail "IMDS emulator did not start"
+unset AWS_EC2_METADATA_DISABLED
+sed -i 's/^datasource: nocloud$/datasource: ec2/' "$CONFIG"
+imds_control POST faults '{"unavailable_for": 8}' >/dev/null
+"$BOOTLACE" run --config "$CONFIG" > "$WORLD/run.log" 2>&1 &
+RUN_PID=$!
+bl status --wait --timeout 60
+RC_WAIT=$RC
+RC=0
+wait "$RUN_PID" || RC=$?
+RUN_PID=''
+OUT="$OUT
+--- the run:
+$(cat "$WORLD/run.log")"
+expect_rc 0
+RC=$RC_WAIT
+expect_rc 0
+expect_out "^setup: done on i-"
