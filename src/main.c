@@ -209,8 +209,9 @@ static void print_usage(FILE *out)
 	fprintf(out,
 		"Exit status:\n"
 		"  0  success (or nothing to do)\n"
-		"  1  a layer failed (or could not be resolved or fetched)\n"
-		"  2  usage or configuration error\n"
+		"  1  a layer failed (or could not be resolved or fetched); status:\n"
+		"     an event failed\n"
+		"  2  usage or configuration error; status --wait: gave up waiting\n"
 		"  3  datasource, AWS or network error\n"
 		"  4  another bootlace holds the state directory lock\n\n"
 		"See bootlace(8) and bootlace.yaml(5).\n");
