@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <dirent.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pwd.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -888,6 +889,35 @@ static int resolve_instance(struct run *run)
 	return r;
 }
 
+/* Waits until the bootlace holding the lock lets go.  Polled, so that a
+ * daemon stays responsive meanwhile: its watchdog is fed, and a stop
+ * request (SIGTERM) ends the wait. */
+static int wait_for_lock(struct run *run)
+{
+	const struct bl_agent_hooks *hooks = run->opts->hooks;
+	long holder = 0, told = -1;
+	for (;;) {
+		int r = bl_state_try_lock(&run->state, &holder);
+		if (r != -BL_ELOCKED)
+			return r;
+		if (hooks && hooks->stop && *hooks->stop) {
+			bl_info("stopped while waiting for the lock on %s", run->state.dir);
+			return r;
+		}
+		if (holder != told) {
+			if (holder > 0)
+				bl_info("waiting for bootlace (pid %ld) to release the lock on %s",
+					holder, run->state.dir);
+			else
+				bl_info("waiting for the lock on %s", run->state.dir);
+			told = holder;
+		}
+		struct timespec ts = { .tv_nsec = 200 * 1000 * 1000 };
+		ppoll(NULL, 0, &ts, hooks ? hooks->wait_mask : NULL);
+		bl_keepalive();
+	}
+}
+
 /* The state dir, locked.  Taken before the datasource is read: from then
  * on this is the bootlace at work (another one, and status --wait, see the
  * lock), also while IMDS is still being waited for at early boot.  So the
@@ -898,7 +928,7 @@ static int open_state(struct run *run)
 	double t0 = bl_now_monotonic();
 	int r = bl_state_open(&run->state, state_dir, true);
 	if (r == 0)
-		r = bl_state_lock(&run->state, run->opts->wait_lock);
+		r = run->opts->wait_lock ? wait_for_lock(run) : bl_state_lock(&run->state);
 	run->t.lock = since(t0);
 	if (r == 0)
 		clear_interrupted(run);

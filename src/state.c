@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <limits.h>
 #include <signal.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -78,8 +79,11 @@ char *bl_state_path(const struct bl_state *st, const char *rel)
 	return bl_strdup_printf("%s/%s", st->dir, rel);
 }
 
-int bl_state_lock(struct bl_state *st, bool wait)
+int bl_state_try_lock(struct bl_state *st, long *holder)
 {
+	*holder = 0;
+	if (st->lock_fd >= 0)
+		return 0;
 	_cleanup_free_ char *path = bl_state_path(st, "lock");
 	if (!path)
 		return -BL_ENOMEM;
@@ -88,15 +92,14 @@ int bl_state_lock(struct bl_state *st, bool wait)
 		bl_err("cannot open lock file %s: %s", path, strerror(errno));
 		return -BL_EIO;
 	}
-	while (flock(fd, LOCK_EX | (wait ? 0 : LOCK_NB)) < 0) {
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
 		if (errno == EINTR)
 			continue;
 		if (errno == EWOULDBLOCK) {
 			char pid[32] = "";
 			ssize_t n = pread(fd, pid, sizeof(pid) - 1, 0);
-			pid[n > 0 ? strcspn(pid, "\n") : 0] = '\0';
-			bl_err("another bootlace%s%s%s holds the lock on %s; try again later or "
-			       "pass --wait", *pid ? " (pid " : "", pid, *pid ? ")" : "", st->dir);
+			if (n > 0)
+				*holder = strtol(pid, NULL, 10);
 			close(fd);
 			return -BL_ELOCKED;
 		}
@@ -111,6 +114,24 @@ int bl_state_lock(struct bl_state *st, bool wait)
 		bl_warn("cannot record our pid in %s: %s", path, strerror(errno));
 	st->lock_fd = fd;
 	return 0;
+}
+
+int bl_state_lock(struct bl_state *st)
+{
+	long holder = 0;
+	int r = bl_state_try_lock(st, &holder);
+	for (int i = 0; r == -BL_ELOCKED && i < 10; i++) {
+		bl_sleep(0.025);
+		r = bl_state_try_lock(st, &holder);
+	}
+	if (r == -BL_ELOCKED) {
+		char pid[40] = "";
+		if (holder > 0)
+			snprintf(pid, sizeof(pid), " (pid %ld)", holder);
+		bl_err("another bootlace%s holds the lock on %s; try again later or pass --wait",
+		       pid, st->dir);
+	}
+	return r;
 }
 
 bool bl_state_lock_held(const struct bl_state *st)

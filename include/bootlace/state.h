@@ -29,9 +29,13 @@ struct bl_state {
 int bl_state_open(struct bl_state *st, const char *dir, bool create);
 void bl_state_close(struct bl_state *st);
 
-/* Takes the exclusive lock.  wait=false: -BL_ELOCKED at once if held (the
- * holder's pid is logged); wait=true: blocks until free. */
-int bl_state_lock(struct bl_state *st, bool wait);
+/* Tries the exclusive lock once: 0, or -BL_ELOCKED without a message and
+ * *holder the holder's pid (0 when unknown); other errors are logged. */
+int bl_state_try_lock(struct bl_state *st, long *holder);
+/* Takes the exclusive lock, or returns -BL_ELOCKED naming the holder's pid
+ * in the log.  It tries for a moment first: status holds the lock shared
+ * for an instant when it looks, which must not fail a run. */
+int bl_state_lock(struct bl_state *st);
 
 /* Path under the state dir; malloc'd. */
 char *bl_state_path(const struct bl_state *st, const char *rel);

@@ -552,12 +552,55 @@ static void test_locked(void **state)
 	struct fixture *f = *state;
 	struct bl_state holder;
 	assert_int_equal(bl_state_open(&holder, f->state_dir, true), 0);
-	assert_int_equal(bl_state_lock(&holder, false), 0);
+	assert_int_equal(bl_state_lock(&holder), 0);
 	assert_int_equal(run(f), -BL_ELOCKED);
 	expect_order(f, NULL);
 	bl_state_close(&holder);
 	assert_int_equal(run(f), 0);
 	expect_order(f, ALL_FOUR);
+}
+
+/* --wait (and the daemon): the run waits for the holder to let go; a stop
+ * request ends the wait instead. */
+static void test_wait_for_lock(void **state)
+{
+	struct fixture *f = *state;
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct bl_state st;
+		close(ready[0]);
+		if (bl_state_open(&st, f->state_dir, true) < 0 || bl_state_lock(&st) < 0)
+			_exit(10);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(11);
+		usleep(500 * 1000);
+		_exit(0);
+	}
+	close(ready[1]);
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	f->opts.wait_lock = true;
+	assert_int_equal(run(f), 0);
+	expect_order(f, ALL_FOUR);
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+
+	struct bl_state holder;
+	assert_int_equal(bl_state_open(&holder, f->state_dir, true), 0);
+	assert_int_equal(bl_state_lock(&holder), 0);
+	volatile sig_atomic_t stop = 1;
+	struct bl_agent_hooks hooks = { .stop = &stop };
+	f->opts.hooks = &hooks;
+	f->opts.event = "deploy";
+	assert_int_equal(run(f), -BL_ELOCKED);
+	bl_state_close(&holder);
 }
 
 static void test_state_dir_option_and_no_datasource(void **state)
@@ -831,6 +874,7 @@ int main(void)
 		T(test_missing_required_layer_runs_nothing),
 		T(test_no_user_data),
 		T(test_locked),
+		T(test_wait_for_lock),
 		T(test_state_dir_option_and_no_datasource),
 		T(test_current_json_and_timings),
 		T(test_interrupted_run_is_cleared),

@@ -61,7 +61,7 @@ static int teardown(void **state)
 static void hold_lock(struct fixture *f)
 {
 	assert_int_equal(bl_state_open(&f->holder, f->dir, false), 0);
-	assert_int_equal(bl_state_lock(&f->holder, false), 0);
+	assert_int_equal(bl_state_lock(&f->holder), 0);
 }
 
 /* A run record with two layers; with a failure, the second failed. */
@@ -348,7 +348,7 @@ static pid_t fake_run(struct fixture *f, double secs, bool ok)
 	if (pid > 0)
 		return pid;
 	struct bl_state st;
-	if (bl_state_open(&st, f->dir, false) < 0 || bl_state_lock(&st, false) < 0)
+	if (bl_state_open(&st, f->dir, false) < 0 || bl_state_lock(&st) < 0)
 		_exit(1);
 	put_current(f, "setup", "i-1", getpid(), "base/setup.sh");
 	bl_sleep(secs);
