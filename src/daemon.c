@@ -149,7 +149,8 @@ static void reload_config(struct daemon *d)
 		bl_config_free(d->cfg);
 		*d->cfg = fresh;
 		bl_instance_free(&d->keep);
-		bl_log_set_level(bl_log_level_from_name(d->cfg->log_level));
+		if (!d->opts->log_level_fixed)
+			bl_log_set_level(bl_log_level_from_name(d->cfg->log_level));
 		bl_info("SIGHUP: configuration reloaded from %s", d->opts->config_path);
 	}
 	bl_config_diags_free(&diags);

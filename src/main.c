@@ -83,6 +83,7 @@ static int cmd_daemon(struct cli *cli, struct bl_config *cfg)
 		.config_path = cli->config_path ? cli->config_path : BL_DEFAULT_CONFIG,
 		.config_must_exist = cli->config_path != NULL,
 		.state_dir = cli->state_dir,
+		.log_level_fixed = cli->verbosity != 0,
 	};
 	return bl_daemon_run(cfg, &o);
 }

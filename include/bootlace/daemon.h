@@ -21,6 +21,7 @@ struct bl_daemon_options {
 	const char *config_path;  /* re-read on SIGHUP */
 	bool config_must_exist;
 	const char *state_dir;    /* overrides the config's, or NULL */
+	bool log_level_fixed;     /* -v/-q given: a reload keeps the log level */
 };
 
 /* Runs until SIGTERM/SIGINT.  *cfg is the loaded configuration, replaced

@@ -132,12 +132,14 @@ notify_listen() {
 	wait_for READY "$WORLD/notify.out" 10
 }
 
-# daemon_start [ENV=VALUE...]: `bootlace daemon` in the background, talking
-# to the notify listener; output in $DAEMON_LOG, pid in $DAEMON_PID.
+# daemon_start [ENV=VALUE...]: `bootlace daemon $DAEMON_ARGS` in the
+# background, talking to the notify listener; output in $DAEMON_LOG, pid in
+# $DAEMON_PID.
 daemon_start() {
 	DAEMON_LOG="$WORLD/daemon.log"
-	env NOTIFY_SOCKET="$NOTIFY_SOCKET" "$@" "$BOOTLACE" daemon --config "$CONFIG" \
-		> "$DAEMON_LOG" 2>&1 &
+	# shellcheck disable=SC2086 # DAEMON_ARGS: options, split on purpose
+	env NOTIFY_SOCKET="$NOTIFY_SOCKET" "$@" "$BOOTLACE" daemon ${DAEMON_ARGS:-} \
+		--config "$CONFIG" > "$DAEMON_LOG" 2>&1 &
 	DAEMON_PID=$!
 }
 

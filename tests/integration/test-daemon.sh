@@ -16,7 +16,7 @@ converge: { interval: 1, splay: 0 }
 shutdown: { on_stop: always, timeout: 5 }
 YAML
 notify_listen
-daemon_start WATCHDOG_USEC=1000000
+DAEMON_ARGS=--verbose daemon_start WATCHDOG_USEC=1000000
 
 # Setup, then READY=1.
 wait_for '^READY=1$' "$NOTIFY_LOG"
@@ -66,8 +66,15 @@ done
 	fail "the cycles did not re-read the tags: $log"
 
 # SIGHUP re-reads the configuration and converges at once.
+# --verbose outlives the reload: the cycle after it logs debug lines still.
 kill -HUP "$DAEMON_PID"
 wait_for 'SIGHUP: configuration reloaded' "$DAEMON_LOG"
+i=0
+until sed -n '/SIGHUP: configuration reloaded/,$p' "$DAEMON_LOG" | grep -q 'status: idle'; do
+	i=$((i + 1))
+	[ $i -le 100 ] || fail "no debug line after SIGHUP: $(cat "$DAEMON_LOG")"
+	sleep 0.1
+done
 
 # SIGTERM with the system stopping (shutdown.on_stop: always here): the
 # shutdown event runs, then the daemon exits 0.
