@@ -123,12 +123,23 @@ static _Noreturn void child_exec(const struct bl_run_spec *spec, char *arg0,
 	if (chdir(cwd) < 0)
 		child_fail(STDERR_FILENO, "change directory to", cwd, errno, "");
 	umask(022);
+	/* A script run from a descriptor is handed to its #! interpreter as
+	 * /dev/fd/3, so fd 3 stays open, without close-on-exec. */
+	unsigned first_closed = 3;
+	if (spec->exec_fd > 2) {
+		if ((spec->exec_fd == 3 ? fcntl(3, F_SETFD, 0) : dup2(spec->exec_fd, 3)) < 0)
+			child_fail(STDERR_FILENO, "pass on", spec->path, errno, "");
+		first_closed = 4;
+	}
 	/* close_range() is Linux 5.9; older kernels get the long way. */
-	if (close_range(3, ~0U, 0) < 0)
-		for (long fd = 3, max_fd = sysconf(_SC_OPEN_MAX); fd < max_fd; fd++)
+	if (close_range(first_closed, ~0U, 0) < 0)
+		for (long fd = first_closed, max_fd = sysconf(_SC_OPEN_MAX); fd < max_fd; fd++)
 			close((int)fd);
 
-	execve(spec->path, argv, spec->envp);
+	if (spec->exec_fd > 2)
+		fexecve(3, argv, spec->envp);
+	else
+		execve(spec->path, argv, spec->envp);
 	err = errno;
 	/* The kernel says ENOENT for a missing #! interpreter too (often a
 	 * "#!/bin/sh\r" from a CRLF file), which reads as nonsense when the

@@ -14,6 +14,9 @@
 
 struct bl_run_spec {
 	const char *path;          /* executable script, honoured shebang */
+	int exec_fd;               /* > 2: run this file instead (a sealed
+				    * memfd: user data never touches a disk);
+				    * path then only names it.  0 = path */
 	const char *layer;         /* name used in logs */
 	char *const *envp;         /* full environment */
 	const char *cwd;           /* working directory, NULL = "/" */

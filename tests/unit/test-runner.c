@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -641,10 +642,34 @@ static void test_describe(void **state)
 	assert_string_equal(small, "timed o");
 }
 
+/* A script held in a memfd (user data) runs from it: its interpreter reads
+ * /dev/fd/3, and nothing else of the parent's stays open. */
+static void test_exec_fd(void **state)
+{
+	struct fx *fx = *state;
+	const char text[] = "#!/bin/sh\necho \"arg0=$0\"\nls /proc/self/fd | sort -n | tr '\\n' ' '\n";
+	int fd = memfd_create("test-script", MFD_CLOEXEC);
+	assert_true(fd > 2);
+	assert_int_equal(bl_write_all(fd, text, sizeof(text) - 1), 0);
+	int stray = open("/dev/null", O_RDONLY);  /* not CLOEXEC: must still not leak */
+	assert_true(stray > 2);
+	struct bl_run_spec spec = spec_for(fx, "user-data");
+	spec.exec_fd = fd;
+	struct bl_run_result res;
+	run_spec(&spec, &res);
+	close(stray);
+	close(fd);
+	assert_int_equal(res.exit_code, 0);
+	assert_log_contains(fx, "t: arg0=/dev/fd/3\n");
+	/* 0-2, 3 (the script), and ls's own directory fd. */
+	assert_log_contains(fx, "t: 0 1 2 3 4 \n");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test_setup_teardown(test_exit_status, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_exec_fd, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_killed_by_signal, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_output_lines, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_long_lines, setup, teardown),
