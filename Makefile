@@ -4,6 +4,7 @@
 #   make check           unit + integration tests, the systemd units among
 #                        them (installs build deps as root)
 #   make check-asan      the same tests on an ASan+UBSan build (build/asan/)
+#   make check-valgrind  the integration happy paths under valgrind
 #   make demo            a real first boot against a temporary local root
 #   make install DESTDIR=... PREFIX=...
 #   make deps            install the Debian build dependencies (or print how)
@@ -72,7 +73,7 @@ SYSTEMD_UNITS := $(notdir $(wildcard units/*.service units/*.timer))
 # `make V=1` shows the full commands.
 Q := $(if $(V),,@)
 
-.PHONY: all check check-unit check-integration check-units check-asan demo lint \
+.PHONY: all check check-unit check-integration check-units check-asan check-valgrind demo lint \
         install uninstall clean deps dist deb rpm check-version
 .DEFAULT_GOAL := all
 
@@ -117,6 +118,15 @@ check-units: $(BIN)
 
 check-asan: deps
 	@$(MAKE) --no-print-directory BUILD=build/asan SANITIZE=1 check-unit check-integration
+
+# The happy paths (and a failing layer, a daemon) of the integration tests
+# with bootlace under valgrind: any memory error or leak fails them.
+VALGRIND_TESTS := test-first-boot test-second-run test-layer-failure test-user-data \
+                  test-aws-s3 test-aws-tags
+check-valgrind: $(BIN)
+	@command -v valgrind >/dev/null || sh tests/deps.sh valgrind
+	@BOOTLACE=$(abspath tests/valgrind.sh) BOOTLACE_REAL=$(abspath $(BIN)) \
+		sh tests/integration/run.sh $(VALGRIND_TESTS)
 
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)

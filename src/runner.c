@@ -136,10 +136,14 @@ static _Noreturn void child_exec(const struct bl_run_spec *spec, char *arg0,
 		for (long fd = first_closed, max_fd = sysconf(_SC_OPEN_MAX); fd < max_fd; fd++)
 			close((int)fd);
 
-	if (spec->exec_fd > 2)
+	if (spec->exec_fd > 2) {
 		fexecve(3, argv, spec->envp);
-	else
+		/* Where execveat() is refused (old kernels, valgrind), the same
+		 * file by its /dev/fd name. */
+		execve("/dev/fd/3", argv, spec->envp);
+	} else {
 		execve(spec->path, argv, spec->envp);
+	}
 	err = errno;
 	/* The kernel says ENOENT for a missing #! interpreter too (often a
 	 * "#!/bin/sh\r" from a CRLF file), which reads as nonsense when the

@@ -1,6 +1,7 @@
 #!/bin/sh
-# Runs every tests/integration/test-*.sh against $BOOTLACE, each under a
-# timeout, and prints one summary line.
+# Runs every tests/integration/test-*.sh against $BOOTLACE (or only the
+# tests named as arguments, e.g. test-first-boot), each under a timeout, and
+# prints one summary line.
 here=$(cd "$(dirname "$0")" && pwd)
 : "${BOOTLACE:?set BOOTLACE to the bootlace binary}"
 export BOOTLACE
@@ -14,7 +15,13 @@ unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN AWS_PROFILE \
 	AWS_ENDPOINT_URL_S3 AWS_ENDPOINT_URL_EC2 AWS_IGNORE_CONFIGURED_ENDPOINT_URLS
 export AWS_ENDPOINT_URL=http://127.0.0.1:9
 passed=0 failed=0
-for t in "$here"/test-*.sh "$here"/../emulators/test-*.sh; do
+tests=''
+for name in "$@"; do
+	tests="$tests $here/$name.sh"
+done
+# shellcheck disable=SC2086 # a list of paths without spaces
+[ -n "$tests" ] || tests=$(ls "$here"/test-*.sh "$here"/../emulators/test-*.sh)
+for t in $tests; do
 	name=$(basename "$t" .sh)
 	if out=$(timeout 120 sh "$t" 2>&1); then
 		echo "ok   $name"
