@@ -511,14 +511,15 @@ static void test_term_ignored_then_killed(void **state)
 			    "while :; do sleep 0.1; done\n");
 	struct bl_run_spec spec = spec_for(fx, path);
 
+	/* A grace long enough for the trap to run on a loaded machine. */
 	spec.timeout = 1;
-	spec.kill_grace = 1;
+	spec.kill_grace = 3;
 	run_spec(&spec, &res);
 	assert_true(res.timed_out);
 	assert_true(res.killed);
 	assert_int_equal(res.signal, SIGKILL);
 	assert_false(bl_run_result_ok(&res));
-	assert_describe(&res, 1, "timed out after 1s (SIGTERM, then SIGKILL after 1s grace)");
+	assert_describe(&res, 1, "timed out after 1s (SIGTERM, then SIGKILL after 3s grace)");
 	assert_log_contains(fx, "t: ready\n");
 	assert_log_contains(fx, "t: got TERM\n");
 	free(path);
