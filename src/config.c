@@ -107,6 +107,7 @@ static const struct key_spec s3_keys[] = {
 	  .choices = s3_addressing_names },
 	{ .name = "max_object_size", .type = V_UINT, .offset = CFG(s3_max_object_size),
 	  .min = 1, .max = 1024u * 1024 * 1024 },
+	{ .name = "retry_for", .type = V_UINT, .offset = CFG(s3_retry_for), .min = 1, .max = 3600 },
 	{ .name = NULL }
 };
 
@@ -625,6 +626,7 @@ int bl_config_init(struct bl_config *cfg)
 		.on_failure = BL_ON_FAILURE_STOP,
 		.imds_wait = 120,
 		.s3_max_object_size = BL_DEFAULT_MAX_OBJECT_SIZE,
+		.s3_retry_for = 60,
 		.converge_interval = 300,
 		.converge_splay = 30,
 		.shutdown_timeout = 120,

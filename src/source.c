@@ -65,6 +65,7 @@ int bl_source_download(const struct bl_fetch_context *ctx, struct bl_object *con
 	struct bl_transfer_options opts = {
 		.tmp_dir = ctx->tmp_dir,
 		.ca_file = ctx->cfg->tls_ca_file,
+		.retry_for = ctx->cfg->s3_retry_for,
 	};
 	for (size_t i = 0; i < n; i++) {
 		d[i].name = objs[i]->url;

@@ -31,6 +31,7 @@ struct job {
 	struct bl_download *d;
 	enum job_state state;
 	double start_at;             /* monotonic time the next attempt may start */
+	double first_at;             /* ... and when the first one started */
 	CURL *curl;
 	struct curl_slist *headers;  /* this attempt's copy of d->headers */
 	char *tmp_path;              /* the temp file, until it is delivered */
@@ -306,7 +307,8 @@ static void start_attempt(struct engine *e, struct job *j)
 		r = -BL_ENOMEM;
 	if (r < 0)
 		return finish(e, j, r);
-	d->attempts++;
+	if (!d->attempts++)
+		j->first_at = bl_now_monotonic();
 	j->state = JOB_RUNNING;
 	e->running++;
 }
@@ -438,17 +440,26 @@ static void attempt_done(struct engine *e, struct job *j, CURLcode rc)
 	e->running--;
 	enum bl_download_verdict v = judge(j, rc, &result);
 	free_attempt_request(j);
-	if (v == BL_DOWNLOAD_DONE || d->attempts >= e->o.max_attempts)
+	double now = bl_now_monotonic();
+	double delay = v == BL_DOWNLOAD_RETRY
+		? bl_backoff_jitter(d->attempts - 1, e->o.backoff_base_ms / 1000.0,
+				    e->o.backoff_cap_ms / 1000.0)
+		: 0;
+	if (v == BL_DOWNLOAD_DONE || (e->o.max_attempts && d->attempts >= e->o.max_attempts) ||
+	    (v == BL_DOWNLOAD_RETRY && now + delay > j->first_at + e->o.retry_for)) {
+		if (v == BL_DOWNLOAD_RETRY && d->attempts > 1)
+			bl_warn("%s: giving up after %u attempts in %.0fs", d->name, d->attempts,
+			       now - j->first_at);
 		return finish(e, j, result);
+	}
 	j->state = JOB_WAITING;
-	j->start_at = bl_now_monotonic();
+	j->start_at = now + delay;
 	if (v == BL_DOWNLOAD_RETRY) {
-		double delay = bl_backoff_jitter(d->attempts - 1, e->o.backoff_base_ms / 1000.0,
-						 e->o.backoff_cap_ms / 1000.0);
-		bl_warn("%s: %s, retry %u/%u in %.2fs", d->name,
-			d->error ? d->error : bl_strerror(result), d->attempts + 1,
-			e->o.max_attempts, delay);
-		j->start_at += delay;
+		char of[16] = "";
+		if (e->o.max_attempts)
+			snprintf(of, sizeof(of), "/%u", e->o.max_attempts);
+		bl_warn("%s: %s, retry %u%s in %.2fs", d->name,
+			d->error ? d->error : bl_strerror(result), d->attempts + 1, of, delay);
 	}
 }
 
@@ -525,8 +536,8 @@ int bl_transfer_run(struct bl_download *downloads, size_t n,
 	bool curl_ready = false;
 	int r = 0;
 
-	if (!e.o.max_attempts)
-		e.o.max_attempts = 5;
+	if (!e.o.retry_for)
+		e.o.retry_for = 60;
 	if (!e.o.max_parallel)
 		e.o.max_parallel = 8;
 	if (!e.o.connect_timeout_ms)

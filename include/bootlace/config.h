@@ -45,6 +45,7 @@ struct bl_config {
 	char *s3_endpoint;      /* NULL = AWS's, by region */
 	char *s3_addressing_style; /* "auto", "path" or "virtual" */
 	unsigned s3_max_object_size; /* bytes, per layer object (s3:// and https://) */
+	unsigned s3_retry_for;       /* seconds a download retries transient failures */
 	char *ec2_endpoint;     /* NULL = AWS's, by region */
 	char *tls_ca_file;      /* extra CA bundle; NULL = the system's */
 	unsigned converge_interval; /* seconds between the daemon's checks */

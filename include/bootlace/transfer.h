@@ -84,7 +84,13 @@ struct bl_transfer_options {
 				      * where the caller renames them) */
 	const char *ca_file;         /* CAs trusted besides the system's (see
 				      * the top); NULL = the system's only */
-	unsigned max_attempts;       /* per object; 0 = 5 */
+	unsigned max_attempts;       /* per object; 0 = as many as retry_for
+				      * allows */
+	unsigned retry_for;          /* seconds after an object's first attempt
+				      * during which a transient failure (503
+				      * SlowDown, 5xx, a reset, a short body) is
+				      * retried: a throttled fleet waits its
+				      * turn; 0 = 60 */
 	unsigned max_parallel;       /* 0 = 8 */
 	long connect_timeout_ms;     /* 0 = 5000 */
 	unsigned stall_timeout;      /* seconds without a byte; 0 = 30 (curl

@@ -111,17 +111,19 @@ static void test_aws_keys(void **state)
 	assert_null(c->s3_endpoint);
 	assert_string_equal(c->s3_addressing_style, "auto");
 	assert_int_equal(c->s3_max_object_size, 10 * 1024 * 1024);
+	assert_int_equal(c->s3_retry_for, 60);
 	assert_null(c->ec2_endpoint);
 	assert_null(c->tls_ca_file);
 	assert_int_equal(merge(f, "tags: { source: api }\n"
 				  "s3:\n  endpoint: http://127.0.0.1:5000/\n  addressing_style: path\n"
-				  "  max_object_size: 1\n"
+				  "  max_object_size: 1\n  retry_for: 600\n"
 				  "ec2: { endpoint: \"https://ec2.internal.example:8443/api\" }\n"
 				  "tls: { ca_file: /etc/ssl/private-ca.pem }\n"), 0);
 	assert_string_equal(c->tags_source, "api");
 	assert_string_equal(c->s3_endpoint, "http://127.0.0.1:5000/");
 	assert_string_equal(c->s3_addressing_style, "path");
 	assert_int_equal(c->s3_max_object_size, 1);
+	assert_int_equal(c->s3_retry_for, 600);
 	assert_string_equal(c->ec2_endpoint, "https://ec2.internal.example:8443/api");
 	assert_string_equal(c->tls_ca_file, "/etc/ssl/private-ca.pem");
 
@@ -131,6 +133,8 @@ static void test_aws_keys(void **state)
 			 "s3.addressing_style: expected one of auto, path, virtual, got \"dns\"");
 	assert_one_error(f, "s3: { max_object_size: 0 }\n", 1, 24,
 			 "s3.max_object_size: expected an integer from 1 to 1073741824, got \"0\"");
+	assert_one_error(f, "s3: { retry_for: 0 }\n", 1, 18,
+			 "s3.retry_for: expected an integer from 1 to 3600, got \"0\"");
 	assert_one_error(f, "s3: { endpoint: \"http://127.0.0.1:5000/?x=1\" }\n", 1, 17,
 			 "s3.endpoint: \"http://127.0.0.1:5000/?x=1\" is not an endpoint URL of the "
 			 "form http(s)://host[:port][/path] (path characters: A-Z a-z 0-9 - . _ ~ /)");

@@ -528,6 +528,30 @@ static void test_throttled_forever(void **state)
 	bl_download_clear(&d);
 }
 
+/* Without an attempt cap, throttling is retried for retry_for seconds (a
+ * fleet booting at once waits its turn), then given up. */
+static void test_throttled_for_the_retry_time(void **state)
+{
+	struct fixture *f = *state;
+	struct bl_download d;
+	struct ctx c;
+	free(put(f, "busy", 1000));
+	faults(f, "[{\"action\": \"status\", \"status\": 503, \"code\": \"SlowDown\", \"times\": -1}]");
+	f->opts.max_attempts = 0;
+	f->opts.retry_for = 1;
+	f->opts.backoff_cap_ms = 100;
+	init(f, &d, &c, "busy", 1000);
+	char *log = run_logged(f, &d, 1);
+	assert_int_equal(d.result, -BL_ENETWORK);
+	assert_true(d.attempts > 5);   /* far more than a count of 5 would allow */
+	assert_int_equal(count_requests(f, "/busy"), (int)d.attempts);
+	assert_non_null(strstr(log, "busy: HTTP 503, retry 2 in "));
+	assert_non_null(strstr(log, "busy: giving up after "));
+	assert_tmp_empty(f);
+	free(log);
+	bl_download_clear(&d);
+}
+
 static void test_truncated_body(void **state)
 {
 	struct fixture *f = *state;
@@ -875,6 +899,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_too_big_without_content_length, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_throttled_twice_then_ok, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_throttled_forever, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_throttled_for_the_retry_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_reset, setup, teardown),
