@@ -5,6 +5,7 @@
 #                        them (installs build deps as root)
 #   make check-asan      the same tests on an ASan+UBSan build (build/asan/)
 #   make check-valgrind  the integration happy paths under valgrind
+#   make bench           the benchmark of docs/benchmarks.md (results in build/bench/)
 #   make demo            a real first boot against a temporary local root
 #   make install DESTDIR=... PREFIX=...
 #   make deps            install the Debian build dependencies (or print how)
@@ -73,7 +74,7 @@ SYSTEMD_UNITS := $(notdir $(wildcard units/*.service units/*.timer))
 # `make V=1` shows the full commands.
 Q := $(if $(V),,@)
 
-.PHONY: all check check-unit check-integration check-units check-asan check-valgrind demo lint \
+.PHONY: all check check-unit check-integration check-units check-asan check-valgrind bench demo lint \
         install uninstall clean deps dist deb rpm check-version
 .DEFAULT_GOAL := all
 
@@ -128,6 +129,11 @@ check-valgrind: $(BIN)
 	@BOOTLACE=$(abspath tests/valgrind.sh) BOOTLACE_REAL=$(abspath $(BIN)) \
 		sh tests/integration/run.sh $(VALGRIND_TESTS)
 
+# The benchmark of docs/benchmarks.md (issue #7): results in build/bench/.
+# BENCH_FLAGS passes run.sh's options, e.g. BENCH_FLAGS=--quick.
+bench: $(BIN)
+	@BOOTLACE=$(abspath $(BIN)) sh tests/bench/run.sh $(BENCH_FLAGS)
+
 demo: deps
 	@$(MAKE) --no-print-directory $(BIN)
 	@BOOTLACE=$(abspath $(BIN)) sh examples/demo.sh
@@ -136,7 +142,7 @@ lint:
 	cppcheck --quiet --error-exitcode=1 --enable=warning,portability,performance \
 		--std=c11 --inline-suppr -Iinclude --include=/usr/include/jansson.h \
 		--suppress=missingIncludeSystem src modules
-	sh -n tests/integration/*.sh examples/*.sh tests/*.sh tests/packaging/*.sh \
+	sh -n tests/integration/*.sh examples/*.sh tests/*.sh tests/packaging/*.sh tests/bench/*.sh \
 		debian/tests/demo debian/bootlace.postinst debian/bootlace.prerm debian/bootlace.postrm
 
 install: $(BIN)

@@ -626,7 +626,7 @@ int bl_config_init(struct bl_config *cfg)
 		.on_failure = BL_ON_FAILURE_STOP,
 		.imds_wait = 120,
 		.s3_max_object_size = BL_DEFAULT_MAX_OBJECT_SIZE,
-		.s3_retry_for = 60,
+		.s3_retry_for = 120,
 		.converge_interval = 300,
 		.converge_splay = 30,
 		.shutdown_timeout = 120,

@@ -537,7 +537,7 @@ int bl_transfer_run(struct bl_download *downloads, size_t n,
 	int r = 0;
 
 	if (!e.o.retry_for)
-		e.o.retry_for = 60;
+		e.o.retry_for = 120;
 	if (!e.o.max_parallel)
 		e.o.max_parallel = 8;
 	if (!e.o.connect_timeout_ms)

@@ -90,7 +90,7 @@ struct bl_transfer_options {
 				      * during which a transient failure (503
 				      * SlowDown, 5xx, a reset, a short body) is
 				      * retried: a throttled fleet waits its
-				      * turn; 0 = 60 */
+				      * turn; 0 = 120 */
 	unsigned max_parallel;       /* 0 = 8 */
 	long connect_timeout_ms;     /* 0 = 5000 */
 	unsigned stall_timeout;      /* seconds without a byte; 0 = 30 (curl

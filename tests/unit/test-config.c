@@ -111,7 +111,7 @@ static void test_aws_keys(void **state)
 	assert_null(c->s3_endpoint);
 	assert_string_equal(c->s3_addressing_style, "auto");
 	assert_int_equal(c->s3_max_object_size, 10 * 1024 * 1024);
-	assert_int_equal(c->s3_retry_for, 60);
+	assert_int_equal(c->s3_retry_for, 120);
 	assert_null(c->ec2_endpoint);
 	assert_null(c->tls_ca_file);
 	assert_int_equal(merge(f, "tags: { source: api }\n"
