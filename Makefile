@@ -123,7 +123,7 @@ check-asan: deps
 # The happy paths (and a failing layer, a daemon) of the integration tests
 # with bootlace under valgrind: any memory error or leak fails them.
 VALGRIND_TESTS := test-first-boot test-second-run test-layer-failure test-user-data \
-                  test-aws-s3 test-aws-tags
+                  test-aws-s3 test-aws-tags test-secrets
 check-valgrind: $(BIN)
 	@command -v valgrind >/dev/null || sh tests/deps.sh valgrind
 	@BOOTLACE=$(abspath tests/valgrind.sh) BOOTLACE_REAL=$(abspath $(BIN)) \

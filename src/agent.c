@@ -18,7 +18,9 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pwd.h>
+#include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,6 +30,7 @@
 #include "bootlace/error.h"
 #include "bootlace/log.h"
 #include "bootlace/runner.h"
+#include "bootlace/signature.h"
 #include "bootlace/source.h"
 #include "bootlace/state.h"
 #include "bootlace/template.h"
@@ -68,7 +71,11 @@ struct layer {
 	struct bl_buf body;      /* user data: the script itself */
 	struct bl_object obj;    /* the fetched object (url = this layer's) */
 	char cached_sha256[65];  /* converge: the object held in the cache */
+	char *sig_url;           /* security.require_signature: <url>.sig */
+	struct bl_object sig;    /* ... and what its fetch gave */
+	char signed_by[BL_KEY_ID_LEN + 1]; /* the key whose signature verified */
 	char *script;    /* where it was written to run from */
+	int script_fd;   /* user data: the sealed memfd it runs from, else 0 */
 	char sha256[65];
 	bool ran;        /* result is meaningful */
 	struct bl_run_result result;
@@ -94,6 +101,7 @@ struct run {
 	struct bl_buf user_script;  /* inflated user data when it is a script */
 	struct layer *layers;
 	size_t n_layers;
+	struct bl_keyring *keys;  /* trusted keys, once something needs them */
 	struct bl_state state;
 	char *log_path;
 	char *context_path;
@@ -110,10 +118,15 @@ static void run_free(struct run *run)
 		free(run->layers[i].url);
 		free(run->layers[i].reason);
 		free(run->layers[i].script);
+		if (run->layers[i].script_fd > 0)
+			close(run->layers[i].script_fd);
 		bl_buf_free(&run->layers[i].body);
 		bl_object_clear(&run->layers[i].obj);
+		bl_object_clear(&run->layers[i].sig);
+		free(run->layers[i].sig_url);
 	}
 	free(run->layers);
+	bl_keyring_free(run->keys);
 	bl_buf_free(&run->user_script);
 	if (run->opts->keep && run->inst.instance_id) {
 		*run->opts->keep = run->inst;
@@ -201,6 +214,46 @@ static void layer_set_reason(struct layer *l, enum layer_status status, char *re
 	l->reason = reason;
 }
 
+/* The trusted keys (security.trusted_keys), read afresh by each run: a
+ * key added to or removed from keys.d counts from the next run (or
+ * convergence cycle) on. */
+static int load_trusted_keys(struct run *run)
+{
+	_cleanup_free_ char *msg = NULL;
+	if (run->keys)
+		return 0;
+	int r = bl_keyring_load(run->cfg->trusted_keys, &run->keys, &msg);
+	if (r < 0 && msg)
+		bl_err("trusted keys (security.trusted_keys): %s; nothing was run", msg);
+	return r;
+}
+
+/* security.require_signed_user_data: user data counts only when its last
+ * line is a trusted signature of everything before it.  That line is then
+ * cut off, so exactly the signed bytes are used. */
+static int verify_user_data(struct run *run, struct bl_buf *decoded)
+{
+	_cleanup_free_ char *msg = NULL;
+	struct bl_signature sig;
+	size_t signed_len = 0;
+	int r = load_trusted_keys(run);
+	if (r < 0)
+		return r;
+	r = bl_signature_split_inline(decoded->data, decoded->len, &signed_len, &sig, &msg);
+	if (r == 0)
+		r = bl_keyring_verify(run->keys, decoded->data, signed_len, &sig, &msg);
+	if (r < 0) {
+		if (msg)
+			bl_err("user data from %s refused (security.require_signed_user_data): %s; "
+			       "nothing was run", run->inst.datasource, msg);
+		return r;
+	}
+	decoded->len = signed_len;
+	decoded->data[signed_len] = '\0';
+	bl_info("user data: signed by trusted key %s", sig.key_id);
+	return 0;
+}
+
 /* Reads user data: a "#bootlace" document extends the config (unless
  * merge is false: a kept record's config already has it), a script becomes
  * the last layer, anything else is reported and left alone. */
@@ -218,12 +271,17 @@ static int read_user_data(struct run *run, bool merge)
 					: "corrupt or truncated gzip data");
 		return -BL_EDATASOURCE;
 	}
+	if (run->cfg->require_signed_user_data && kind != BL_USERDATA_EMPTY &&
+	    (r = verify_user_data(run, &decoded)) < 0) {
+		bl_buf_free(&decoded);
+		return r;
+	}
 	if (!merge && kind != BL_USERDATA_SCRIPT)
 		kind = BL_USERDATA_EMPTY;
 	switch (kind) {
 	case BL_USERDATA_CONFIG: {
 		struct bl_config_diags diags = {0};
-		r = bl_config_merge_text(run->cfg, "user-data", decoded.data, decoded.len, &diags);
+		r = bl_config_merge_user_data(run->cfg, decoded.data, decoded.len, &diags);
 		bl_config_diags_print(&diags, stderr);
 		bl_config_diags_free(&diags);
 		if (r == 0)
@@ -322,6 +380,9 @@ static void print_plan(const struct run *run, FILE *out)
 		fprintf(out, " %s=%s", inst->tags[i].key, inst->tags[i].value);
 	fprintf(out, "%s\n", inst->n_tags ? "" : " (none)");
 	fprintf(out, "  source       %s\n", run->cfg->source ? run->cfg->source : "(none)");
+	if (run->cfg->require_signature)
+		fprintf(out, "  signatures   required: each layer's <url>" BL_SIGNATURE_SUFFIX
+			", by a key of %s\n", run->cfg->trusted_keys);
 	fprintf(out, "  layers, in run order:\n");
 	unsigned n = 0;
 	for (size_t i = 0; i < run->n_layers; i++) {
@@ -379,12 +440,97 @@ static int use_cached(struct run *run, struct layer *l, const char *tmp_dir)
 	return 0;
 }
 
-/* Fetches every pending layer at once, each into a temp file.  Nothing runs
- * unless all that must be there arrived whole. */
+/* Checks layer l's object against its signature object, both fetched:
+ * the very bytes that will run, a 304's cached copy too (its key may have
+ * been removed since it was cached).  0, or the layer fails, logged. */
+static int verify_layer(struct run *run, struct layer *l)
+{
+	_cleanup_(bl_buf_free) struct bl_buf sig_text = {0};
+	_cleanup_(bl_buf_free) struct bl_buf body = {0};
+	_cleanup_free_ char *why = NULL;
+	_cleanup_free_ char *ids = NULL;
+	struct bl_signature sig;
+	const char *what = l->sig_url;  /* what why is about */
+	int r = l->sig.result;
+	if (r == -BL_ENOTFOUND) {
+		r = -BL_ESIGNATURE;
+		ids = bl_keyring_ids(run->keys);
+		why = ids ? bl_strdup_printf("no signature object at %s (security.require_signature; "
+					     "trusted keys: %s)", l->sig_url, ids) : NULL;
+		what = NULL;
+	} else if (r < 0) {  /* no verdict: the fetch failed, as a layer's can */
+		why = strdup(l->sig.error ? l->sig.error : bl_strerror(r));
+		what = NULL;
+	} else if ((r = bl_read_file(l->sig.path, BL_SIGNATURE_MAX_SIZE, &sig_text)) < 0) {
+		why = r == -BL_ETOOBIG ? strdup("larger than any signature object")
+				       : bl_strdup_printf("cannot read it: %s", strerror(errno));
+		r = r == -BL_ETOOBIG ? -BL_ESIGNATURE : r;
+	} else if ((r = bl_signature_parse(sig_text.data, sig_text.len, &sig, &why)) < 0) {
+		/* why says it */
+	} else if ((r = bl_read_file(l->obj.path, SIZE_MAX, &body)) < 0) {
+		why = bl_strdup_printf("cannot read %s: %s", l->obj.path, strerror(errno));
+		what = l->url;
+	} else if ((r = bl_keyring_verify(run->keys, body.data, body.len, &sig, &why)) < 0) {
+		what = l->url;
+	} else {
+		memcpy(l->signed_by, sig.key_id, sizeof(l->signed_by));
+		bl_debug("layer %s: signed by trusted key %s", l->name, sig.key_id);
+		return 0;
+	}
+	char *reason = !why ? NULL : bl_strdup_printf("%s%s%s%s",
+		r == -BL_ESIGNATURE ? "signature refused: " : "", what ? what : "",
+		what ? ": " : "", why);
+	if (!reason)
+		return -BL_ENOMEM;
+	bl_log_fields(BL_LOG_ERR, BL_MESSAGE_LAYER_FAILED, l->name, -1,
+		      "layer %s: %s; nothing was run", l->name, reason);
+	layer_set_reason(l, LAYER_FAILED, reason);
+	return r;
+}
+
+/* security.require_signature: every layer about to run is checked before
+ * any runs, and each one refused is named. */
+static int verify_layers(struct run *run)
+{
+	int r = 0;
+	size_t verified = 0;
+	for (size_t i = 0; i < run->n_layers; i++) {
+		struct layer *l = &run->layers[i];
+		if (l->status != LAYER_PENDING || !l->url)
+			continue;
+		int v = verify_layer(run, l);
+		if (v == -BL_ENOMEM)
+			return v;
+		r = r ? r : v;
+		verified += v == 0;
+	}
+	if (r == 0 && verified)
+		bl_info("signatures of %zu layer%s verified", verified, verified == 1 ? "" : "s");
+	return r;
+}
+
+/* Adds layer l's signature object, <url>.sig, to the fetch. */
+static int want_signature(struct layer *l, struct bl_object **objs, size_t *n)
+{
+	l->sig_url = bl_strdup_printf("%s" BL_SIGNATURE_SUFFIX, l->url);
+	if (!l->sig_url)
+		return -BL_ENOMEM;
+	l->sig.url = l->sig_url;
+	objs[(*n)++] = &l->sig;
+	return 0;
+}
+
+/* Fetches every pending layer at once, each into a temp file, with its
+ * signature object in the same batch when signatures are required.
+ * Nothing runs unless all that must be there arrived whole (and verified). */
 static int fetch_layers(struct run *run, const char *tmp_dir)
 {
-	int r = ensure_aws(run);
-	struct bl_object **objs = r == 0 ? calloc(run->n_layers + 1, sizeof(*objs)) : NULL;
+	bool want_signed = run->cfg->require_signature;
+	/* Before any request: without usable keys nothing could be verified. */
+	int r = want_signed ? load_trusted_keys(run) : 0;
+	if (r == 0)
+		r = ensure_aws(run);
+	struct bl_object **objs = r == 0 ? calloc(2 * run->n_layers + 1, sizeof(*objs)) : NULL;
 	if (!objs)
 		return r < 0 ? r : -BL_ENOMEM;
 	size_t n = 0;
@@ -392,10 +538,14 @@ static int fetch_layers(struct run *run, const char *tmp_dir)
 		struct layer *l = &run->layers[i];
 		if (l->status != LAYER_PENDING)
 			continue;
-		if (l->url)
+		if (l->url) {
 			objs[n++] = &l->obj;
-		else
-			r = bl_object_set_data(&l->obj, tmp_dir, l->body.data, l->body.len);
+			if (want_signed)
+				r = want_signature(l, objs, &n);
+		} else {  /* user data: stays in memory (write_scripts) */
+			l->obj.size = l->body.len;
+			bl_sha256_hex(l->body.data, l->body.len, l->obj.sha256);
+		}
 	}
 	struct bl_fetch_context ctx = { .cfg = run->cfg, .aws = run->inst.aws, .tmp_dir = tmp_dir };
 	if (r == 0)
@@ -429,6 +579,8 @@ static int fetch_layers(struct run *run, const char *tmp_dir)
 			break;
 		memcpy(l->sha256, l->obj.sha256, sizeof(l->sha256));
 	}
+	if (r == 0 && want_signed)
+		r = verify_layers(run);
 	return r;
 }
 
@@ -444,6 +596,33 @@ static int clear_dir(const char *dir)
 			r = -BL_EIO;
 	closedir(d);
 	return r;
+}
+
+/* User data often carries secrets, so its script never touches a disk: it
+ * runs from a sealed memfd (its #! interpreter reads /dev/fd/3). */
+static int user_data_script(struct layer *l)
+{
+	int fd = memfd_create("bootlace-user-data", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+	/* Below 3 it would be overwritten by the script's stdio (runner.h). */
+	if (fd >= 0 && fd < 3) {
+		int high = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+		close(fd);
+		fd = high;
+	}
+	int r = fd < 0 ? -BL_EIO : bl_write_all(fd, l->body.data, l->body.len);
+	if (r == 0 && (fchmod(fd, 0700) < 0 ||
+		       fcntl(fd, F_ADD_SEALS, F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE |
+					     F_SEAL_SEAL) < 0))
+		r = -BL_EIO;
+	if (r < 0) {
+		bl_err("cannot hold the user-data script in memory: %s", strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return r;
+	}
+	l->script_fd = fd;
+	l->script = strdup(USER_DATA_LAYER);
+	return l->script ? 0 : -BL_ENOMEM;
 }
 
 /* Writes each script to run (0700) under scripts/<event>/ and notes where
@@ -465,6 +644,12 @@ static int write_scripts(struct run *run)
 		struct layer *l = &run->layers[i];
 		if (l->status != LAYER_PENDING)
 			continue;
+		if (!l->url) {
+			int r = user_data_script(l);
+			if (r < 0)
+				return r;
+			continue;
+		}
 		/* "roles/web/setup.sh" -> "02-roles_web_setup.sh": flat, in run order. */
 		_cleanup_free_ char *flat = strdup(l->name);
 		if (!flat)
@@ -515,6 +700,8 @@ static json_t *layer_json(const struct layer *l)
 	}
 	if (l->obj.etag)
 		json_object_set_new(o, "etag", json_string(l->obj.etag));
+	if (l->signed_by[0])
+		json_object_set_new(o, "signed_by", json_string(l->signed_by));
 	if (l->reason)
 		json_object_set_new(o, "reason", json_string(l->reason));
 	if (l->ran) {
@@ -661,7 +848,8 @@ static int run_layers(struct run *run, int log_fd)
 			dprintf(log_fd, "== layer %zu/%zu: %s (sha256 %s)\n", n, total, l->name, l->sha256);
 		struct bl_agent_hooks *hooks = run->opts->hooks;
 		struct bl_run_spec spec = {
-			.path = l->script, .layer = l->name, .envp = envp, .cwd = "/",
+			.path = l->script, .exec_fd = l->script_fd, .layer = l->name, .envp = envp,
+			.cwd = "/",
 			.timeout = timeout, .kill_grace = run->cfg->run_kill_grace,
 			.log_fd = log_fd,
 		};
@@ -935,16 +1123,6 @@ static int open_state(struct run *run)
 	return r;
 }
 
-/* This instance's user data, kept in the state dir (0600) for the scripts
- * and for the operator.  A kept record's was saved when it was read. */
-static int save_user_data(struct run *run)
-{
-	if (!run->inst.has_user_data || run->refreshed)
-		return 0;
-	return bl_state_write(&run->state, "user-data", run->inst.user_data.data,
-			      run->inst.user_data.len, 0600);
-}
-
 static bool setup_done(const struct run *run, time_t *when)
 {
 	return bl_state_event_done(&run->state, run->inst.instance_id, "setup", when);
@@ -975,8 +1153,6 @@ int bl_agent_run(struct bl_config *cfg, const struct bl_agent_options *opts)
 	int r = opts->dry_run ? 0 : open_state(&run);
 	if (r == 0)
 		r = resolve_instance(&run);
-	if (r == 0 && !opts->dry_run)
-		r = save_user_data(&run);
 	if (r == 0)
 		r = build_plan(&run);
 	if (r == 0 && opts->dry_run)
@@ -1176,8 +1352,6 @@ int bl_agent_converge(struct bl_config *cfg, const struct bl_agent_options *opts
 	int r = open_state(&run);
 	if (r == 0)
 		r = resolve_instance(&run);
-	if (r == 0)
-		r = save_user_data(&run);
 	bool setup = r == 0 && !setup_done(&run, NULL);
 	run.event = setup ? "setup" : "configure";
 	if (r == 0) {

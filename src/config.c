@@ -47,6 +47,7 @@ struct key_spec {
 	const char *const *choices;  /* V_KEYWORD, V_ON_FAILURE: NULL-terminated */
 	unsigned min, max;           /* V_UINT */
 	const struct key_spec *keys; /* V_MAP: terminated by a NULL name */
+	bool not_in_user_data;       /* refused in a "#bootlace" user-data document */
 };
 
 static const char *const datasource_names[] = { "auto", "ec2", "nocloud", NULL };
@@ -138,6 +139,14 @@ static const struct key_spec shutdown_keys[] = {
 	{ .name = NULL }
 };
 
+static const struct key_spec security_keys[] = {
+	{ .name = "require_signature", .type = V_BOOL, .offset = CFG(require_signature) },
+	{ .name = "trusted_keys", .type = V_ABS_PATH, .offset = CFG(trusted_keys) },
+	{ .name = "require_signed_user_data", .type = V_BOOL,
+	  .offset = CFG(require_signed_user_data) },
+	{ .name = NULL }
+};
+
 static const struct key_spec top_keys[] = {
 	{ .name = "datasource", .type = V_KEYWORD, .offset = CFG(datasource),
 	  .choices = datasource_names },
@@ -152,6 +161,9 @@ static const struct key_spec top_keys[] = {
 	{ .name = "tls", .type = V_MAP, .keys = tls_keys },
 	{ .name = "converge", .type = V_MAP, .keys = converge_keys },
 	{ .name = "shutdown", .type = V_MAP, .keys = shutdown_keys },
+	/* User data is what signatures check: it must not be able to turn
+	 * them off or bring its own keys. */
+	{ .name = "security", .type = V_MAP, .keys = security_keys, .not_in_user_data = true },
 	{ .name = "state_dir", .type = V_ABS_PATH, .offset = CFG(state_dir) },
 	{ .name = "log_level", .type = V_KEYWORD, .offset = CFG(log_level),
 	  .choices = log_level_names },
@@ -174,6 +186,7 @@ static const struct {
 struct merge {
 	const char *file;
 	struct bl_config_diags *diags;
+	bool user_data;  /* a "#bootlace" user-data document */
 };
 
 static int add_diag(struct bl_config_diags *diags, const char *file, int line, int col,
@@ -435,8 +448,16 @@ static int apply_map(struct merge *m, const struct key_spec *keys,
 		const struct key_spec *spec = keys;
 		while (spec->name && strcmp(spec->name, key->scalar) != 0)
 			spec++;
-		ret = worse(ret, spec->name ? apply_value(m, spec, map->values[i], key_path, base)
-					    : unknown_key(m, keys, key, key_path));
+		if (spec->name && spec->not_in_user_data && m->user_data)
+			ret = worse(ret, add_diag(m->diags, m->file, key->line, key->col,
+						  "%s: not allowed in user data: signatures check what "
+						  "user data brings, so it cannot set them (set it in "
+						  "the configuration file or a drop-in)",
+						  key_path));
+		else
+			ret = worse(ret, spec->name ? apply_value(m, spec, map->values[i], key_path,
+								  base)
+						    : unknown_key(m, keys, key, key_path));
 	}
 	for (const struct key_spec *k = keys; k->name; k++)
 		if (k->required && !bl_yaml_get(map, k->name))
@@ -529,8 +550,8 @@ static void yaml_freep(struct bl_yaml_node **n)
 	bl_yaml_free(*n);
 }
 
-int bl_config_merge_text(struct bl_config *cfg, const char *name, const char *text,
-			 size_t len, struct bl_config_diags *diags)
+static int merge_text(struct bl_config *cfg, const char *name, const char *text, size_t len,
+		      bool user_data, struct bl_config_diags *diags)
 {
 	_cleanup_(yaml_freep) struct bl_yaml_node *root = NULL;
 	_cleanup_free_ char *msg = NULL;
@@ -544,8 +565,20 @@ int bl_config_merge_text(struct bl_config *cfg, const char *name, const char *te
 	/* A file of comments only, like a fresh drop-in, changes nothing. */
 	if (!root || bl_yaml_is_null(root))
 		return 0;
-	struct merge m = { .file = name, .diags = diags };
+	struct merge m = { .file = name, .diags = diags, .user_data = user_data };
 	return apply_value(&m, &document_spec, root, "", cfg);
+}
+
+int bl_config_merge_text(struct bl_config *cfg, const char *name, const char *text,
+			 size_t len, struct bl_config_diags *diags)
+{
+	return merge_text(cfg, name, text, len, false, diags);
+}
+
+int bl_config_merge_user_data(struct bl_config *cfg, const char *text, size_t len,
+			      struct bl_config_diags *diags)
+{
+	return merge_text(cfg, "user-data", text, len, true, diags);
 }
 
 /* Merges the file at path; a missing one is only an error if must_exist. */
@@ -649,7 +682,8 @@ int bl_config_init(struct bl_config *cfg)
 	    !(cfg->tags_source = strdup("auto")) ||
 	    !(cfg->s3_addressing_style = strdup("auto")) ||
 	    !(cfg->converge_mode = strdup("on-change")) ||
-	    !(cfg->shutdown_on_stop = strdup("auto")))
+	    !(cfg->shutdown_on_stop = strdup("auto")) ||
+	    !(cfg->trusted_keys = strdup(BL_DEFAULT_TRUSTED_KEYS)))
 		goto oom;
 	return 0;
 oom:
@@ -676,6 +710,7 @@ void bl_config_free(struct bl_config *cfg)
 	free(cfg->tls_ca_file);
 	free(cfg->converge_mode);
 	free(cfg->shutdown_on_stop);
+	free(cfg->trusted_keys);
 	*cfg = (struct bl_config){0};
 }
 

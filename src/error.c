@@ -22,6 +22,7 @@ static const char *const error_messages[BL_ERROR_MAX] = {
 	[BL_ECREDENTIALS] = "no usable AWS credentials",
 	[BL_EDENIED] = "access denied",
 	[BL_EINTEGRITY] = "download incomplete or corrupt",
+	[BL_ESIGNATURE] = "signature missing or invalid",
 };
 
 const char *bl_strerror(int err)
@@ -53,6 +54,9 @@ int bl_exit_code(int err)
 		return BL_EXIT_DATASOURCE;
 	case BL_ELOCKED:
 		return BL_EXIT_LOCKED;
+	case BL_ESIGNATURE: /* what was fetched is refused, like a failed layer:
+			     * unlike a network error, retrying will not help */
+		return BL_EXIT_LAYER;
 	default:
 		return BL_EXIT_LAYER;
 	}

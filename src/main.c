@@ -1,9 +1,9 @@
 /* main.c - the bootlace command line: parses a command and its options,
  * loads the configuration and hands over to the subsystem that does the
  * work.  Exit codes are the contract documented in bootlace(8):
- * 0 ok, 1 a layer failed, 2 usage or config error, 3 datasource, AWS or network
- * error, 4 another bootlace holds the lock; `status --wait` exits 2 when it
- * gave up waiting. */
+ * 0 ok, 1 a layer failed (or was refused: its signature), 2 usage or config
+ * error, 3 datasource, AWS or network error, 4 another bootlace holds the
+ * lock; `status --wait` exits 2 when it gave up waiting. */
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
@@ -17,7 +17,13 @@
 #include "bootlace/error.h"
 #include "bootlace/log.h"
 #include "bootlace/daemon.h"
+#include "bootlace/signature.h"
 #include "bootlace/status.h"
+#include "bootlace/userdata.h"
+
+/* What sign and verify read whole: the largest object a layer may be
+ * (s3.max_object_size's ceiling). */
+#define SIGNED_FILE_MAX (1024u * 1024 * 1024)
 
 struct cli {
 	const char *command;
@@ -29,6 +35,12 @@ struct cli {
 	long timeout;       /* status --wait --timeout, -1 = run.timeout */
 	int verbosity;  /* -1 quiet, 0 from config, 1 debug */
 	int exit_status;    /* >= 0: the command's own exit status (status --wait) */
+	const char *out_prefix;   /* keygen --out */
+	const char *key_path;     /* sign --key */
+	const char *keys_pattern; /* verify --keys */
+	bool user_data;           /* sign/verify --user-data */
+	char **files;             /* sign/verify FILE... */
+	int n_files;
 };
 
 struct command {
@@ -38,11 +50,13 @@ struct command {
 	int (*run)(struct cli *cli, struct bl_config *cfg);
 };
 
-static const char common_options[] =
+static const char config_options[] =
 	"  -c, --config FILE     configuration file (default " BL_DEFAULT_CONFIG ");\n"
 	"                        drop-ins are read from conf.d/ beside it\n"
 	"  -s, --state-dir DIR   state directory (default: state_dir from the\n"
-	"                        configuration, " BL_DEFAULT_STATE_DIR ")\n"
+	"                        configuration, " BL_DEFAULT_STATE_DIR ")\n";
+
+static const char general_options[] =
 	"  -v, --verbose         also print debug messages\n"
 	"  -q, --quiet           print errors only\n"
 	"  -h, --help            show this help\n";
@@ -88,12 +102,171 @@ static int cmd_daemon(struct cli *cli, struct bl_config *cfg)
 	return bl_daemon_run(cfg, &o);
 }
 
+/* Loads the trusted keys of pattern, saying what is wrong with them. */
+static int load_keys(const char *pattern, struct bl_keyring **keys)
+{
+	char *msg = NULL;
+	int r = bl_keyring_load(pattern, keys, &msg);
+	if (r < 0)
+		bl_err("trusted keys: %s", msg ? msg : bl_strerror(r));
+	free(msg);
+	return r;
+}
+
+/* With signatures required, the keys are part of the configuration: they
+ * are checked as a run would load them. */
 static int cmd_check_config(struct cli *cli, struct bl_config *cfg)
 {
+	struct bl_keyring *keys = NULL;
 	(void)cli;
-	(void)cfg;
+	if (cfg->require_signature || cfg->require_signed_user_data) {
+		int r = load_keys(cfg->trusted_keys, &keys);
+		if (r < 0)
+			return r;
+	}
 	printf("configuration OK\n");
+	for (size_t i = 0; keys && i < bl_keyring_count(keys); i++)
+		printf("trusted key %s %s\n", bl_keyring_key_id(keys, i),
+		       bl_keyring_key_path(keys, i));
+	bl_keyring_free(keys);
 	return 0;
+}
+
+static int cmd_keygen(struct cli *cli, struct bl_config *cfg)
+{
+	char id[BL_KEY_ID_LEN + 1];
+	char *msg = NULL;
+	(void)cfg;
+	int r = bl_keygen(cli->out_prefix, id, &msg);
+	if (r < 0)
+		bl_err("keygen: %s", msg ? msg : bl_strerror(r));
+	else
+		printf("key %s: private key %s.key (keep it off instances), public key %s.pub "
+		       "(install it in /etc/bootlace/keys.d/)\n", id, cli->out_prefix,
+		       cli->out_prefix);
+	free(msg);
+	return r;
+}
+
+/* Reads file whole for sign and verify. */
+static int read_signed_file(const char *file, struct bl_buf *body)
+{
+	int r = bl_read_file(file, SIGNED_FILE_MAX, body);
+	if (r < 0)
+		bl_err("cannot read %s: %s", file, r == -BL_ETOOBIG ? "larger than 1 GiB"
+			: r == -BL_ENOTFOUND ? "no such file" : strerror(errno));
+	return r;
+}
+
+/* Writes FILE.sig, or with --user-data FILE.signed: FILE and its signature
+ * line (on a line of its own: a missing final newline is added, and signed). */
+static int sign_file(const struct bl_signing_key *key, const char *file, bool user_data)
+{
+	_cleanup_(bl_buf_free) struct bl_buf body = {0};
+	_cleanup_(bl_buf_free) struct bl_buf out = {0};
+	struct bl_signature sig;
+	int r = read_signed_file(file, &body);
+	if (r < 0)
+		return r;
+	if (user_data && body.len >= 2 && memcmp(body.data, "\x1f\x8b", 2) == 0) {
+		bl_err("%s is gzip data: sign the user data itself, then compress %s.signed",
+		       file, file);
+		return -BL_EUSAGE;
+	}
+	if (user_data && body.len && body.data[body.len - 1] != '\n')
+		r = bl_buf_append(&body, "\n", 1);
+	if (r == 0)
+		r = bl_sign(key, body.data, body.len, &sig);
+	if (r == 0 && user_data)
+		r = bl_buf_append(&out, body.data, body.len);
+	if (r == 0)
+		r = user_data ? bl_signature_format_inline(&sig, &out) : bl_signature_format(&sig, &out);
+	_cleanup_free_ char *dst = bl_strdup_printf("%s%s", file, user_data ? ".signed"
+									  : BL_SIGNATURE_SUFFIX);
+	if (r < 0 || !dst)
+		return -BL_ENOMEM;
+	/* Signed user data is user data, which may hold secrets. */
+	r = bl_write_file_atomic(dst, out.data, out.len, user_data ? 0600 : 0644);
+	if (r == 0)
+		printf("%s: signed by key %s\n", dst, sig.key_id);
+	return r;
+}
+
+static int cmd_sign(struct cli *cli, struct bl_config *cfg)
+{
+	struct bl_signing_key *key = NULL;
+	char *msg = NULL;
+	(void)cfg;
+	int r = bl_signing_key_load(cli->key_path, &key, &msg);
+	if (r < 0)
+		bl_err("%s", msg ? msg : bl_strerror(r));
+	free(msg);
+	for (int i = 0; r == 0 && i < cli->n_files; i++)
+		r = sign_file(key, cli->files[i], cli->user_data);
+	bl_signing_key_free(key);
+	return r;
+}
+
+/* Checks FILE against FILE.sig, or with --user-data against its last line
+ * once inflated if it is gzip, as a run reads user data. */
+static int verify_file(const struct bl_keyring *keys, const char *file, bool user_data)
+{
+	_cleanup_(bl_buf_free) struct bl_buf body = {0};
+	_cleanup_(bl_buf_free) struct bl_buf sig_text = {0};
+	_cleanup_free_ char *sig_path = bl_strdup_printf("%s" BL_SIGNATURE_SUFFIX, file);
+	_cleanup_free_ char *why = NULL;
+	struct bl_signature sig;
+	size_t len = 0;
+	const char *what = file;  /* what why is about */
+	int r = sig_path ? read_signed_file(file, &body) : -BL_ENOMEM;
+	if (r < 0)
+		return r;
+	if (user_data) {
+		enum bl_userdata_kind kind;
+		r = bl_userdata_decode(body.data, body.len, &body, &kind);
+		if (r < 0)
+			why = strdup(r == -BL_ETOOBIG ? "inflates past the 1 MiB limit of user data"
+				     : "corrupt or truncated gzip data");
+		else
+			r = bl_signature_split_inline(body.data, body.len, &len, &sig, &why);
+	} else {
+		len = body.len;
+		what = sig_path;
+		r = bl_read_file(sig_path, BL_SIGNATURE_MAX_SIZE, &sig_text);
+		if (r == -BL_ENOTFOUND || r == -BL_ETOOBIG)
+			why = strdup(r == -BL_ENOTFOUND ? "no such file"
+				     : "larger than any signature object");
+		else if (r < 0)
+			why = bl_strdup_printf("cannot read it: %s", strerror(errno));
+		else
+			r = bl_signature_parse(sig_text.data, sig_text.len, &sig, &why);
+		r = r == -BL_ENOTFOUND || r == -BL_ETOOBIG ? -BL_ESIGNATURE : r;
+	}
+	if (r == 0) {
+		what = file;
+		r = bl_keyring_verify(keys, body.data, len, &sig, &why);
+	}
+	if (r == 0)
+		printf("%s: good signature by trusted key %s\n", file, sig.key_id);
+	else
+		bl_err("%s: refused: %s%s%s", file, what == file ? "" : what,
+		       what == file ? "" : ": ", why ? why : bl_strerror(r));
+	return r;
+}
+
+/* Every file is checked, even after one failed; the first failure counts. */
+static int cmd_verify(struct cli *cli, struct bl_config *cfg)
+{
+	struct bl_keyring *keys = NULL;
+	int first = 0;
+	int r = load_keys(cli->keys_pattern ? cli->keys_pattern : cfg->trusted_keys, &keys);
+	for (int i = 0; r == 0 && i < cli->n_files; i++) {
+		int v = verify_file(keys, cli->files[i], cli->user_data);
+		r = v == -BL_ENOMEM ? v : 0;
+		first = first ? first : v;
+	}
+	bl_keyring_free(keys);
+	return r < 0 ? r : first;
 }
 
 /* --wait without --timeout waits as long as one layer may run
@@ -163,7 +336,10 @@ static const struct command commands[] = {
 	  cmd_undeploy },
 	{ "check-config", "check-config",
 	  "Reads the configuration (file, drop-ins) and prints `configuration OK`,\n"
-	  "or every error as FILE:LINE:COL: message and exits with status 2.\n",
+	  "or every error as FILE:LINE:COL: message and exits with status 2.  When\n"
+	  "signatures are required (security.*), it also loads the trusted keys as a\n"
+	  "run would and lists them (id and file), or says which key file is\n"
+	  "refused and why.\n",
 	  cmd_check_config },
 	{ "status", "status [--json] [--wait [--timeout S]]",
 	  "Shows each event's state (not started; running, and which layer; done;\n"
@@ -186,6 +362,35 @@ static const struct command commands[] = {
 	  "the total.\n\n"
 	  "  -j, --json            print the numbers as JSON\n",
 	  cmd_analyze },
+	{ "keygen", "keygen --out PREFIX",
+	  "Makes a new Ed25519 key pair to sign layers with: PREFIX.key, the private\n"
+	  "key (mode 0600: keep it in the release pipeline's secret store, never on\n"
+	  "an instance), and PREFIX.pub, the public key to install in\n"
+	  "/etc/bootlace/keys.d/ (security.trusted_keys).  Prints the key id.  Never\n"
+	  "replaces an existing file.  Reads no configuration, needs no network.\n\n"
+	  "  -o, --out PREFIX      write PREFIX.key and PREFIX.pub\n",
+	  cmd_keygen },
+	{ "sign", "sign --key PRIVATE.pem [--user-data] FILE...",
+	  "Signs each FILE with the private key and writes FILE.sig, the signature\n"
+	  "object to upload next to FILE (security.require_signature).  With\n"
+	  "--user-data, writes FILE.signed instead (mode 0600): FILE ending in a\n"
+	  "signature line, to pass as user data (security.require_signed_user_data;\n"
+	  "compress it afterwards if you like).  Reads no configuration, needs no\n"
+	  "network.\n\n"
+	  "  -k, --key FILE        the private key (keygen's PREFIX.key; mode 0600)\n"
+	  "      --user-data       sign user data: write FILE.signed\n",
+	  cmd_sign },
+	{ "verify", "verify [--keys PATTERN] [--user-data] FILE...",
+	  "Checks each FILE against FILE.sig with the trusted keys and prints the id\n"
+	  "of the key that signed it; exits 0 when every FILE verifies, 1 when one\n"
+	  "does not.  With --user-data, checks the signature line that ends FILE\n"
+	  "(inflated first if it is gzip), as a run checks user data.  Needs no\n"
+	  "network; the configuration is read only for security.trusted_keys, and\n"
+	  "a missing default configuration file is fine.\n\n"
+	  "      --keys PATTERN    trusted keys: a file or a glob (default:\n"
+	  "                        security.trusted_keys, " BL_DEFAULT_TRUSTED_KEYS ")\n"
+	  "      --user-data       FILE is signed user data (sign --user-data)\n",
+	  cmd_verify },
 };
 
 static const struct command *find_command(const char *name)
@@ -206,22 +411,31 @@ static void print_usage(FILE *out)
 		"Commands:\n");
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %s\n", commands[i].synopsis);
-	fprintf(out, "  help COMMAND\n\nOptions of every command:\n%s\n", common_options);
+	fprintf(out, "  help COMMAND\n\nOptions of every command (keygen and sign take only "
+		"-v, -q, -h):\n%s%s\n", config_options, general_options);
 	fprintf(out,
 		"Exit status:\n"
 		"  0  success (or nothing to do)\n"
-		"  1  a layer failed (or could not be resolved or fetched); status:\n"
-		"     an event failed\n"
+		"  1  a layer failed (or could not be resolved or fetched, or was refused:\n"
+		"     its signature is missing or does not verify); status: an event\n"
+		"     failed; verify: a file does not verify\n"
 		"  2  usage or configuration error; status --wait: gave up waiting\n"
 		"  3  datasource, AWS or network error\n"
 		"  4  another bootlace holds the state directory lock\n\n"
 		"See bootlace(8) and bootlace.yaml(5).\n");
 }
 
+/* keygen and sign work on a release machine, where bootlace is not
+ * configured: they read no configuration (their cfg is NULL). */
+static bool reads_config(const struct command *c)
+{
+	return strcmp(c->name, "keygen") != 0 && strcmp(c->name, "sign") != 0;
+}
+
 static void print_command_help(const struct command *c, FILE *out)
 {
-	fprintf(out, "Usage: bootlace %s [OPTIONS]\n\n%s\nOptions of every command:\n%s",
-		c->synopsis, c->help, common_options);
+	fprintf(out, "Usage: bootlace %s [OPTIONS]\n\n%s\nOptions of every command:\n%s%s",
+		c->synopsis, c->help, reads_config(c) ? config_options : "", general_options);
 }
 
 static int usage_error(const char *what, const char *arg)
@@ -229,6 +443,9 @@ static int usage_error(const char *what, const char *arg)
 	fprintf(stderr, "bootlace: %s: %s\nTry 'bootlace --help'.\n", what, arg);
 	return BL_EXIT_USAGE;
 }
+
+/* Long options without a short one. */
+enum { OPT_KEYS = 256, OPT_USER_DATA };
 
 /* Parses the options after the command name.  Returns -1 to go on, or an
  * exit status. */
@@ -246,9 +463,14 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 		{ "wait", no_argument, NULL, 'w' },
 		{ "json", no_argument, NULL, 'j' },
 		{ "timeout", required_argument, NULL, 't' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "key", required_argument, NULL, 'k' },
+		{ "keys", required_argument, NULL, OPT_KEYS },
+		{ "user-data", no_argument, NULL, OPT_USER_DATA },
 		{ 0 },
 	};
 	bool is_run = strcmp(c->name, "run") == 0, is_status = strcmp(c->name, "status") == 0;
+	bool is_sign = strcmp(c->name, "sign") == 0, is_verify = strcmp(c->name, "verify") == 0;
 	bool has_json = is_status || strcmp(c->name, "analyze") == 0;
 	char *end;
 	bool can_wait = is_run || strcmp(c->name, "converge") == 0 ||
@@ -256,10 +478,15 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 	int opt;
 	optind = 1;
 	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ":c:s:vqhe:nfwjt:", options, NULL)) != -1) {
+	while ((opt = getopt_long(argc, argv, ":c:s:vqhe:nfwjt:o:k:", options, NULL)) != -1) {
 		switch (opt) {
-		case 'c': cli->config_path = optarg; break;
-		case 's': cli->state_dir = optarg; break;
+		case 'c': case 's':
+			if (!reads_config(c))
+				return usage_error("keygen and sign read no configuration",
+						   opt == 'c' ? "--config" : "--state-dir");
+			if (opt == 'c') cli->config_path = optarg;
+			if (opt == 's') cli->state_dir = optarg;
+			break;
 		case 'v': cli->verbosity = 1; break;
 		case 'q': cli->verbosity = -1; break;
 		case 'h': print_command_help(c, stdout); return BL_EXIT_OK;
@@ -292,14 +519,43 @@ static int parse_options(struct cli *cli, const struct command *c, int argc, cha
 						   argv[optind - 1]);
 			cli->json = true;
 			break;
+		case 'o':
+			if (strcmp(c->name, "keygen") != 0)
+				return usage_error("this option is only for `keygen`", argv[optind - 1]);
+			cli->out_prefix = optarg;
+			break;
+		case 'k':
+			if (!is_sign)
+				return usage_error("this option is only for `sign`", argv[optind - 1]);
+			cli->key_path = optarg;
+			break;
+		case OPT_KEYS:
+			if (!is_verify)
+				return usage_error("this option is only for `verify`", argv[optind - 1]);
+			cli->keys_pattern = optarg;
+			break;
+		case OPT_USER_DATA:
+			if (!is_sign && !is_verify)
+				return usage_error("this option is only for `sign` and `verify`",
+						   argv[optind - 1]);
+			cli->user_data = true;
+			break;
 		case ':':
 			return usage_error("option needs a value", argv[optind - 1]);
 		default:
 			return usage_error("unknown option", argv[optind - 1]);
 		}
 	}
-	if (optind < argc)
+	if (optind < argc && !is_sign && !is_verify)
 		return usage_error("unexpected argument", argv[optind]);
+	cli->files = argv + optind;
+	cli->n_files = argc - optind;
+	if ((is_sign || is_verify) && !cli->n_files)
+		return usage_error("no FILE given; usage", c->synopsis);
+	if (is_sign && !cli->key_path)
+		return usage_error("no --key given; usage", c->synopsis);
+	if (strcmp(c->name, "keygen") == 0 && !cli->out_prefix)
+		return usage_error("no --out given; usage", c->synopsis);
 	if (cli->timeout >= 0 && !cli->wait_setup)
 		return usage_error("--timeout goes with --wait", "--timeout");
 	if (cli->agent.event && !bl_event_is_known(cli->agent.event))
@@ -312,6 +568,8 @@ static int run_command(struct cli *cli, const struct command *c)
 {
 	struct bl_config cfg;
 	struct bl_config_diags diags = {0};
+	if (!reads_config(c))
+		return bl_exit_code(c->run(cli, NULL));
 	int r = bl_config_init(&cfg);
 	if (r == 0)
 		r = bl_config_load(&cfg, cli->config_path ? cli->config_path : BL_DEFAULT_CONFIG,

@@ -16,6 +16,7 @@
 #define BL_DEFAULT_STATE_DIR "/var/lib/bootlace"
 #define BL_DEFAULT_SEED_DIR "/var/lib/bootlace/seed"
 #define BL_DEFAULT_MAX_OBJECT_SIZE (10u * 1024 * 1024)
+#define BL_DEFAULT_TRUSTED_KEYS "/etc/bootlace/keys.d/*.pem"
 
 enum bl_on_failure { BL_ON_FAILURE_STOP, BL_ON_FAILURE_CONTINUE };
 
@@ -53,6 +54,10 @@ struct bl_config {
 	char *converge_mode;    /* "on-change" or "always" */
 	unsigned shutdown_timeout;  /* seconds per shutdown script */
 	char *shutdown_on_stop; /* "auto" (system shutdown only), "always", "never" */
+	/* security.*: never from user data, which is what they guard. */
+	bool require_signature; /* every layer object needs a valid <url>.sig */
+	char *trusted_keys;     /* path or glob of the PEM public keys */
+	bool require_signed_user_data; /* user data must end in a signature line */
 };
 
 /* One error found while reading configuration. */
@@ -80,6 +85,11 @@ int bl_config_load(struct bl_config *cfg, const char *path, bool must_exist,
 /* Merges one YAML document (text, len) named name over cfg. */
 int bl_config_merge_text(struct bl_config *cfg, const char *name, const char *text,
 			 size_t len, struct bl_config_diags *diags);
+
+/* The same for a "#bootlace" user-data document (named "user-data"),
+ * which may not set the security keys: user data is what they guard. */
+int bl_config_merge_user_data(struct bl_config *cfg, const char *text, size_t len,
+			      struct bl_config_diags *diags);
 
 /* Prints each diagnostic as "FILE:LINE:COL: message" to f. */
 void bl_config_diags_print(const struct bl_config_diags *diags, FILE *f);

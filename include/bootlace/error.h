@@ -28,6 +28,7 @@ enum bl_error {
 	BL_ECREDENTIALS,/* no usable AWS credentials */
 	BL_EDENIED,     /* the service refused the request (403, signature) */
 	BL_EINTEGRITY,  /* a download arrived short or did not match its checksum */
+	BL_ESIGNATURE,  /* a signature is missing, malformed or does not verify */
 	BL_ERROR_MAX
 };
 

@@ -60,6 +60,8 @@ Control API (never logged, never faulted, only under /_emulator/):
        ?format=text               one line each: SEQ METHOD PATH token=yes|no
                                   status=N|- fault=NAME|-
   DELETE /_emulator/requests      clear the log
+  GET  /_emulator/tokens          every token issued since the start or reset
+                                  (for tests that look for leaked secrets)
   GET|POST /_emulator/options     {"allow_v1": bool, "tags": bool}
   POST /_emulator/data    JSON    more --data overrides (top-level keys replace)
   POST /_emulator/reset           clear faults, log and tokens
@@ -186,7 +188,7 @@ class State:
         self.lock = threading.Lock()
         self.aemm, self.overrides, self.user_data_file = aemm, overrides, user_data_file
         self.allow_v1, self.tags = allow_v1, tags
-        self.tokens, self.log, self.seq = {}, [], 0
+        self.tokens, self.log, self.seq, self.issued = {}, [], 0, []
         self.faults, self.unavailable_until = dict(FAULTS), 0.0
         self.rebuild()
 
@@ -247,7 +249,7 @@ class State:
     def reset(self):
         with self.lock:
             self.faults, self.unavailable_until = dict(FAULTS), 0.0
-            self.log, self.tokens = [], {}
+            self.log, self.tokens, self.issued = [], {}, []
 
     def record(self, entry):
         with self.lock:
@@ -282,6 +284,7 @@ class State:
                 self.tokens = {t: e for t, e in self.tokens.items() if e > now}
                 token = "AQAE" + base64.b64encode(secrets.token_bytes(39)).decode()
                 self.tokens[token] = now + ttl
+                self.issued.append(token)
                 return 200, token.encode(), [(TTL_HDR, str(ttl))], None
             if method not in ("GET", "HEAD"):
                 return 405, None, [], None
@@ -396,6 +399,9 @@ class Handler(emulib.Handler):
                             e["status"] if e["status"] is not None else "-", e["fault"] or "-")
                         for e in log).encode())
                 out = log
+            elif name == "tokens" and m == "GET":
+                with st.lock:
+                    out = list(st.issued)
             elif name == "requests" and m == "DELETE":
                 with st.lock:
                     st.log = []

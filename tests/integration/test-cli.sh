@@ -5,10 +5,11 @@ out=$("$BOOTLACE" --version) || fail "--version"
 printf '%s\n' "$out" | grep -Eq '^bootlace [0-9]+\.[0-9]+\.[0-9]+$' || fail "--version: $out"
 out=$("$BOOTLACE" --help) || fail "--help"
 for c in "run " check-config "status " "help COMMAND" "--config FILE" "--state-dir DIR" \
-	"--event" "--dry-run" "--force" "--json" "Exit status"; do
+	"--event" "--dry-run" "--force" "--json" "keygen --out" "sign --key" "verify " \
+	"Exit status"; do
 	printf '%s\n' "$out" | grep -q -- "$c" || fail "--help does not mention $c"
 done
-for c in run check-config status; do
+for c in run check-config status keygen sign verify; do
 	"$BOOTLACE" help "$c" | grep -q "^Usage: bootlace $c" || fail "help $c"
 done
 rc=0; "$BOOTLACE" frobnicate 2>/dev/null || rc=$?

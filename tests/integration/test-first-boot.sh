@@ -36,7 +36,10 @@ assert all(l["exit_code"] == 0 and l["status"] == "ok" for l in run["layers"]), 
 
 perm() { stat -c %a "$1"; }
 [ "$(perm "$WORLD/state")" = 700 ] || fail "state dir mode $(perm "$WORLD/state")"
-[ "$(perm "$WORLD/state/user-data")" = 600 ] || fail "user-data mode"
+# User data is never written: the user-data script ran from memory.
+if grep -rlq "echo user-data" "$WORLD/state"; then
+	fail "user data written in the state dir: $(grep -rl "echo user-data" "$WORLD/state")"
+fi
 [ "$(perm "$WORLD/state/context.json")" = 600 ] || fail "context.json mode"
 for f in "$WORLD"/state/logs/*.log; do
 	[ "$(perm "$f")" = 600 ] || fail "$f mode $(perm "$f")"

@@ -555,6 +555,68 @@ static void test_userdata_document_merged_last(void **state)
 		    "log_level: expected one of error, warning, info, debug, got \"loud\"");
 }
 
+static void test_security_keys(void **state)
+{
+	struct fixture *f = *state;
+	assert_false(f->cfg.require_signature);
+	assert_false(f->cfg.require_signed_user_data);
+	assert_string_equal(f->cfg.trusted_keys, "/etc/bootlace/keys.d/*.pem");
+
+	assert_int_equal(merge(f, "security:\n  require_signature: true\n"
+			       "  trusted_keys: /opt/keys/release-*.pem\n"
+			       "  require_signed_user_data: yes\n"), 0);
+	assert_true(f->cfg.require_signature);
+	assert_true(f->cfg.require_signed_user_data);
+	assert_string_equal(f->cfg.trusted_keys, "/opt/keys/release-*.pem");
+
+	assert_one_error(f, "security:\n  require_signature: \"false\"\n", 2, 22,
+			 "security.require_signature: expected true or false, got a quoted string "
+			 "\"false\"");
+	assert_one_error(f, "security:\n  trusted_keys: keys.d/*.pem\n", 2, 17,
+			 "security.trusted_keys: expected an absolute path, got \"keys.d/*.pem\"");
+	assert_one_error(f, "security:\n  require_signatures: true\n", 2, 3,
+			 "unknown key \"security.require_signatures\" (did you mean "
+			 "\"require_signature\"?)");
+	assert_one_error(f, "security: true\n", 1, 11, "security: expected a mapping, got \"true\"");
+	/* The failed documents changed nothing. */
+	assert_true(f->cfg.require_signature);
+	assert_string_equal(f->cfg.trusted_keys, "/opt/keys/release-*.pem");
+}
+
+/* User data is what signatures check: it cannot turn them off, bring its
+ * keys, or even set what is already set.  The rest of it still merges. */
+static void test_security_not_from_user_data(void **state)
+{
+	struct fixture *f = *state;
+	f->cfg.require_signature = true;
+	static const char *const docs[] = {
+		"#bootlace\nsecurity:\n  require_signature: false\n",
+		"#bootlace\nsecurity:\n  trusted_keys: /tmp/mine/*.pem\n",
+		"#bootlace\nsecurity:\n  require_signed_user_data: true\n",
+		"#bootlace\nsecurity: {}\n",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
+		assert_int_equal(bl_config_merge_user_data(&f->cfg, docs[i], strlen(docs[i]),
+							   &f->diags), -BL_ECONFIG);
+		assert_int_equal(f->diags.n, 1);
+		assert_diag(f, 0, "user-data", 2, 1,
+			    "security: not allowed in user data: signatures check what user data "
+			    "brings, so it cannot set them (set it in the configuration file or a "
+			    "drop-in)");
+		bl_config_diags_free(&f->diags);
+	}
+	assert_true(f->cfg.require_signature);
+	assert_string_equal(f->cfg.trusted_keys, "/etc/bootlace/keys.d/*.pem");
+
+	static const char ok[] = "#bootlace\nrun:\n  timeout: 77\n";
+	assert_int_equal(bl_config_merge_user_data(&f->cfg, ok, strlen(ok), &f->diags), 0);
+	assert_int_equal(f->cfg.run_timeout, 77);
+	/* A configuration file may set them. */
+	assert_int_equal(bl_config_merge_text(&f->cfg, "user-data", docs[0], strlen(docs[0]),
+					      &f->diags), 0);
+	assert_false(f->cfg.require_signature);
+}
+
 static void test_diags_print(void **state)
 {
 	struct fixture *f = *state;
@@ -608,6 +670,8 @@ int main(void)
 		TEST(test_missing_main_file),
 		TEST(test_no_dropin_dir),
 		TEST(test_userdata_document_merged_last),
+		TEST(test_security_keys),
+		TEST(test_security_not_from_user_data),
 		TEST(test_diags_print),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
