@@ -320,8 +320,10 @@ static int plan_config_layer(struct run *run, const struct bl_layer_spec *spec)
 			       spec->path, tag ? tag : "?");
 			return -BL_ELAYER;
 		}
-		bl_warn("skipping layer %s: the instance has no tag \"%s\"", spec->path,
-			tag ? tag : "?");
+		/* A daemon says so at its first look, not every cycle after. */
+		bl_log(run->refreshed ? BL_LOG_DEBUG : BL_LOG_WARNING,
+		       "skipping layer %s: the instance has no tag \"%s\"", spec->path,
+		       tag ? tag : "?");
 		char *name = strdup(spec->path);
 		struct layer *l = name ? add_layer(run, name, NULL, false) : NULL;
 		if (!l) {
@@ -559,7 +561,8 @@ static int fetch_layers(struct run *run, const char *tmp_dir)
 		 * layers need not handle every later event. */
 		bool required = l->required && strcmp(run->event, "setup") == 0;
 		if (l->obj.result == -BL_ENOTFOUND && !required) {
-			bl_info("layer %s: no object at %s, skipped", l->name, l->url);
+			bl_log(run->refreshed ? BL_LOG_DEBUG : BL_LOG_INFO,
+			       "layer %s: no object at %s, skipped", l->name, l->url);
 			layer_set_reason(l, LAYER_SKIPPED, strdup("no such object"));
 			continue;
 		}
