@@ -566,32 +566,11 @@ static void test_locked(void **state)
 static void test_wait_for_lock(void **state)
 {
 	struct fixture *f = *state;
-	int ready[2];
-	assert_int_equal(pipe(ready), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		struct bl_state st;
-		close(ready[0]);
-		if (bl_state_open(&st, f->state_dir, true) < 0 || bl_state_lock(&st) < 0)
-			_exit(10);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(11);
-		usleep(500 * 1000);
-		_exit(0);
-	}
-	close(ready[1]);
-	char c;
-	assert_int_equal(read(ready[0], &c, 1), 1);
-	close(ready[0]);
+	pid_t pid = tu_lock_holder(f->state_dir, true, 500);
 	f->opts.wait_lock = true;
 	assert_int_equal(run(f), 0);
 	expect_order(f, ALL_FOUR);
-	int status = 0;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	tu_reap(pid);
 
 	struct bl_state holder;
 	assert_int_equal(bl_state_open(&holder, f->state_dir, true), 0);
@@ -788,12 +767,7 @@ static void test_journal_milestones(void **state)
 	assert_true(saved >= 0 && fd >= 0);
 	assert_int_equal(dup2(fd, 2), 2);
 	close(fd);
-	struct stat st;
-	char value[64];
-	assert_int_equal(fstat(2, &st), 0);
-	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino);
-	setenv("JOURNAL_STREAM", value, 1);
+	tu_stderr_is_journal();
 	bl_log_init(BL_LOG_INFO);
 	n_entries = 0;
 	bl_log_set_journal_sink(capture_entry);

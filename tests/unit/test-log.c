@@ -139,12 +139,7 @@ static void test_stderr_format_and_levels(void **state)
 /* Under the journal: fd 2 is the capture file, named by JOURNAL_STREAM. */
 static void fake_journal(void)
 {
-	struct stat st;
-	char value[64];
-	assert_int_equal(fstat(2, &st), 0);
-	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
-		 (unsigned long long)st.st_ino);
-	setenv("JOURNAL_STREAM", value, 1);
+	tu_stderr_is_journal();
 	bl_log_init(BL_LOG_INFO);
 	assert_true(bl_log_to_journal());
 	n_entries = 0;

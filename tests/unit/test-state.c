@@ -545,33 +545,12 @@ static void test_lock(void **state)
 static void test_lock_rides_out_a_brief_hold(void **state)
 {
 	struct fixture *f = *state;
-	int ready[2];
-	assert_int_equal(pipe(ready), 0);
-	fflush(NULL);
-	pid_t pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(ready[0]);
-		struct bl_state st;
-		if (bl_state_open(&st, f->dir, false) < 0 || bl_state_lock(&st) < 0)
-			_exit(10);
-		if (write(ready[1], "r", 1) != 1)
-			_exit(11);
-		usleep(100 * 1000);
-		_exit(0);  /* the lock goes with the process */
-	}
-	close(ready[1]);
-	char c;
-	assert_int_equal(read(ready[0], &c, 1), 1);
-	close(ready[0]);
+	pid_t pid = tu_lock_holder(f->dir, false, 100);
 	long holder = 0;
 	assert_int_equal(bl_state_try_lock(&f->st, &holder), -BL_ELOCKED);
 	assert_int_equal(holder, (long)pid);
 	assert_int_equal(bl_state_lock(&f->st), 0);
-	int status = 0;
-	assert_int_equal(waitpid(pid, &status, 0), pid);
-	assert_true(WIFEXITED(status));
-	assert_int_equal(WEXITSTATUS(status), 0);
+	tu_reap(pid);
 }
 
 int main(void)

@@ -15,7 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
+
+#include "bootlace/state.h"
 
 static inline int tu_rm_entry(const char *path, const struct stat *sb, int flag,
 			      struct FTW *ftw)
@@ -75,6 +78,54 @@ static inline char *tu_slurp(const char *path)
 	fclose(f);
 	fclose(m);
 	return data;
+}
+
+/* Another bootlace, as far as the lock goes: a child that takes the state
+ * lock of dir (created if create) and holds it for ms milliseconds.
+ * Returns once the lock is held; tu_reap() waits for the child. */
+static inline pid_t tu_lock_holder(const char *dir, bool create, unsigned ms)
+{
+	int ready[2];
+	assert_int_equal(pipe(ready), 0);
+	fflush(NULL);
+	pid_t pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		struct bl_state st;
+		close(ready[0]);
+		if (bl_state_open(&st, dir, create) < 0 || bl_state_lock(&st) < 0)
+			_exit(10);
+		if (write(ready[1], "r", 1) != 1)
+			_exit(11);
+		usleep(ms * 1000);
+		_exit(0);  /* the lock goes with the process */
+	}
+	close(ready[1]);
+	char c;
+	assert_int_equal(read(ready[0], &c, 1), 1);
+	close(ready[0]);
+	return pid;
+}
+
+/* Makes fd 2 look like systemd's journal stream (JOURNAL_STREAM names its
+ * device and inode), as it is for a service.  bl_log_init() then sees it. */
+static inline void tu_stderr_is_journal(void)
+{
+	struct stat st;
+	char value[64];
+	assert_int_equal(fstat(2, &st), 0);
+	snprintf(value, sizeof(value), "%llu:%llu", (unsigned long long)st.st_dev,
+		 (unsigned long long)st.st_ino);
+	setenv("JOURNAL_STREAM", value, 1);
+}
+
+/* Waits for a child and checks that it exited 0. */
+static inline void tu_reap(pid_t pid)
+{
+	int status = 0;
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
 }
 
 #endif
