@@ -68,8 +68,10 @@ static bool code_is(const char *code, const char *const *codes, size_t n)
 	return false;
 }
 
-/* Judges a non-200 answer: 1 = retry, else the error to return (logged). */
-static int judge_error(struct bl_aws *aws, const struct bl_http_response *resp)
+/* Judges a non-200 answer: 1 = retry (*busy: what EC2 said, for the
+ * log), else the error to return (logged). */
+static int judge_error(struct bl_aws *aws, const struct bl_http_response *resp, char *busy,
+		       size_t busy_len)
 {
 	static const char *const transient[] = {
 		"RequestLimitExceeded", "Throttling", "InternalError", "Unavailable",
@@ -85,8 +87,11 @@ static int judge_error(struct bl_aws *aws, const struct bl_http_response *resp)
 	bl_xml_aws_error(resp->body.data, resp->body.len, &code, &message);
 	const char *why = message ? message : "";
 	if (resp->status >= 500 || resp->status == 429 ||
-	    code_is(code, transient, ARRAY_SIZE(transient)))
+	    code_is(code, transient, ARRAY_SIZE(transient))) {
+		snprintf(busy, busy_len, "HTTP %ld%s%s", resp->status, code ? " " : "",
+			 code ? code : "");
 		return 1;
+	}
 	if (code && strcmp(code, "UnauthorizedOperation") == 0) {
 		bl_err("EC2 DescribeTags: the instance role lacks ec2:DescribeTags "
 		       "(UnauthorizedOperation); grant it, or turn on instance metadata tags "
@@ -136,24 +141,20 @@ static int post_page(struct bl_aws *aws, struct bl_http *http, const char *url,
 			bl_err("EC2 DescribeTags: answer larger than %d bytes", EC2_MAX_BODY);
 			return r;
 		}
-		int verdict = r < 0 ? 1 : judge_error(aws, resp);
+		/* What went wrong, for the log: curl's words or EC2's code. */
+		char busy[128];
+		snprintf(busy, sizeof(busy), "%s", r < 0 ? bl_http_last_error(http) : "");
+		int verdict = r < 0 ? 1 : judge_error(aws, resp, busy, sizeof(busy));
 		bool last = attempt + 1 >= EC2_MAX_ATTEMPTS;
-		if (verdict == 1 && last && r < 0)
-			bl_err("EC2 DescribeTags at %s: %s, giving up after %u attempts", url,
-			       bl_http_last_error(http), EC2_MAX_ATTEMPTS);
-		else if (verdict == 1 && last)
-			bl_err("EC2 DescribeTags: HTTP %ld, giving up after %u attempts",
-			       resp->status, EC2_MAX_ATTEMPTS);
+		if (verdict == 1 && last)
+			bl_err("EC2 DescribeTags at %s: %s, giving up after %u attempts", url, busy,
+			       EC2_MAX_ATTEMPTS);
 		if (verdict != 1 || last) {
 			bl_http_response_free(resp);
 			return verdict != 1 ? verdict : r < 0 ? r : -BL_ENETWORK;
 		}
 		double pause = bl_backoff_jitter(attempt, EC2_BACKOFF_BASE_S, EC2_BACKOFF_CAP_S);
-		if (r < 0)
-			bl_warn("EC2 DescribeTags: %s, retrying in %.2fs", bl_http_last_error(http),
-				pause);
-		else
-			bl_warn("EC2 DescribeTags: HTTP %ld, retrying in %.2fs", resp->status, pause);
+		bl_warn("EC2 DescribeTags: %s, retrying in %.2fs", busy, pause);
 		bl_http_response_free(resp);
 		bl_keepalive();
 		bl_sleep(pause);

@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
+#include <stdint.h>
 #include <string.h>
 #include <strings.h>
 #include <unistd.h>
@@ -26,6 +27,24 @@
 #include "bootlace/log.h"
 
 enum job_state { JOB_WAITING, JOB_RUNNING, JOB_DONE };
+
+/* The whole-object checksums S3 declares besides SHA-256: CRCs of the
+ * reflected kind (all ones in and out), sent as the base64 of their
+ * big-endian bytes.  What today's SDKs and CLI upload with, and what S3
+ * adds itself, is CRC32 or CRC64NVME, not SHA-256: without these most
+ * bodies would be checked by their length alone. */
+static const struct crc_kind {
+	const char *header;
+	unsigned bytes;
+	uint64_t poly;               /* reflected */
+} crc_kinds[] = {
+	{ "x-amz-checksum-crc32", 4, 0xEDB88320u },
+	{ "x-amz-checksum-crc32c", 4, 0x82F63B78u },
+	{ "x-amz-checksum-crc64nvme", 8, 0x9A6C9329AC4BC9B5u },
+};
+#define N_CRC ARRAY_SIZE(crc_kinds)
+
+static uint64_t crc_tables[N_CRC][256];
 
 struct job {
 	struct bl_download *d;
@@ -41,6 +60,8 @@ struct job {
 	bool ok;                     /* 2xx: the body goes to the file */
 	unsigned long long announced; /* its Content-Length, 0 if none */
 	size_t received;
+	char *crc_declared[N_CRC];   /* this response's x-amz-checksum-crc*, or NULL */
+	uint64_t crc[N_CRC];         /* of the body so far, for those declared */
 	int abort;                   /* why a callback stopped curl, or 0 */
 	int abort_errno;
 	char curl_error[CURL_ERROR_SIZE];
@@ -88,6 +109,45 @@ static void free_attempt_request(struct job *j)
 	free_request(j->d);
 }
 
+static void crc_init_tables(void)
+{
+	for (size_t k = 0; k < N_CRC; k++)
+		for (unsigned i = 0; i < 256; i++) {
+			uint64_t c = i;
+			for (int bit = 0; bit < 8; bit++)
+				c = (c >> 1) ^ (crc_kinds[k].poly & (0 - (c & 1)));
+			crc_tables[k][i] = c;
+		}
+}
+
+/* All ones over the CRC's width: its initial value and final XOR. */
+static uint64_t crc_mask(size_t k)
+{
+	return crc_kinds[k].bytes == 8 ? UINT64_MAX : UINT32_MAX;
+}
+
+static void crc_update(struct job *j, const char *data, size_t len)
+{
+	for (size_t k = 0; k < N_CRC; k++) {
+		if (!j->crc_declared[k])
+			continue;
+		const uint64_t *t = crc_tables[k];
+		uint64_t c = j->crc[k];
+		for (size_t i = 0; i < len; i++)
+			c = t[(c ^ (unsigned char)data[i]) & 0xff] ^ (c >> 8);
+		j->crc[k] = c;
+	}
+}
+
+static void clear_checksums(struct job *j)
+{
+	for (size_t k = 0; k < N_CRC; k++) {
+		free(j->crc_declared[k]);
+		j->crc_declared[k] = NULL;
+		j->crc[k] = crc_mask(k);
+	}
+}
+
 static void clear_response(struct bl_download *d)
 {
 	free(d->etag);
@@ -126,6 +186,7 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 		/* A new response (after a 1xx or a proxy's CONNECT): only the
 		 * last one's headers count. */
 		clear_response(d);
+		clear_checksums(j);
 		const char *sp = memchr(data, ' ', len);
 		d->status = sp ? strtol(sp + 1, NULL, 10) : 0;
 		j->ok = d->status >= 200 && d->status <= 299;
@@ -147,6 +208,9 @@ static size_t on_header(char *data, size_t size, size_t n, void *userdata)
 	} else if (header_is(data, len, "x-amz-bucket-region", &v, &vlen)) {
 		field = &d->bucket_region;
 	}
+	for (size_t k = 0; !field && k < N_CRC; k++)
+		if (header_is(data, len, crc_kinds[k].header, &v, &vlen))
+			field = &j->crc_declared[k];
 	if (field) {
 		free(*field);
 		if (!(*field = strndup(v, vlen))) {
@@ -185,6 +249,7 @@ static size_t on_body(char *data, size_t size, size_t n, void *userdata)
 		j->abort = -BL_ENOMEM;
 		return 0;
 	}
+	crc_update(j, data, len);
 	j->received += len;
 	return len;
 }
@@ -237,6 +302,7 @@ static void finish(struct engine *e, struct job *j, int result)
 	}
 	EVP_MD_CTX_free(j->md);
 	j->md = NULL;
+	clear_checksums(j);
 	curl_easy_cleanup(j->curl);
 	j->curl = NULL;
 	j->state = JOB_DONE;
@@ -257,8 +323,11 @@ static int reset_attempt(struct engine *e, struct job *j)
 	j->announced = 0;
 	j->abort = 0;
 	j->curl_error[0] = '\0';
+	clear_checksums(j);
 	if (!j->tmp_path) {
-		if (!(j->tmp_path = bl_strdup_printf("%s/.download-XXXXXX", e->o.tmp_dir)))
+		/* Not a dot file: the agent empties tmp_dir of what a killed run
+		 * left there, and that skips dot files. */
+		if (!(j->tmp_path = bl_strdup_printf("%s/download-XXXXXX", e->o.tmp_dir)))
 			return -BL_ENOMEM;
 		if ((j->fd = mkostemp(j->tmp_path, O_CLOEXEC)) < 0) {
 			set_error(d, "cannot create a temp file in %s: %s", e->o.tmp_dir, strerror(errno));
@@ -331,26 +400,48 @@ static bool curl_error_is_final(CURLcode rc)
 	}
 }
 
-/* The body arrived complete: checked against the checksum the server
+/* Whether a declared checksum (base64) is that of the n bytes in want.
+ * Nothing declared passes; so does a multipart object's value, a checksum
+ * of its parts' checksums ("...-3"), which no body can be checked against.
+ * Anything but the one canonical base64 of n bytes fails. */
+static bool checksum_matches(const char *declared, const unsigned char *want, size_t n)
+{
+	unsigned char raw[48];
+	size_t len = 4 * ((n + 2) / 3), pad = (3 - n % 3) % 3;
+	if (!declared || strchr(declared, '-'))
+		return true;
+	if (strlen(declared) != len || declared[len - 1 - pad] == '=')
+		return false;
+	for (size_t i = 0; i < pad; i++)
+		if (declared[len - 1 - i] != '=')
+			return false;
+	return EVP_DecodeBlock(raw, (const unsigned char *)declared, (int)len) == (int)(len / 4 * 3) &&
+	       CRYPTO_memcmp(raw, want, n) == 0;
+}
+
+/* The body arrived complete: checked against every checksum the server
  * declared, then made durable. */
 static int deliver(struct job *j)
 {
 	struct bl_download *d = j->d;
-	unsigned char digest[EVP_MAX_MD_SIZE], declared[33];
+	unsigned char digest[EVP_MAX_MD_SIZE];
 	unsigned int len = 0;
-	const char *c = d->checksum_sha256;
 
 	if (EVP_DigestFinal_ex(j->md, digest, &len) != 1 || len != 32)
 		return -BL_ENOMEM;
-	/* Base64 of the 32-byte digest: 44 characters, one '=' of padding.  A
-	 * multipart object's value is a checksum of its parts' checksums
-	 * ("...-3"), which no body can be checked against. */
-	if (c && !strchr(c, '-') &&
-	    (strlen(c) != 44 || c[43] != '=' || c[42] == '=' ||
-	     EVP_DecodeBlock(declared, (const unsigned char *)c, 44) != 33 ||
-	     CRYPTO_memcmp(declared, digest, 32) != 0)) {
+	if (!checksum_matches(d->checksum_sha256, digest, 32)) {
 		set_error(d, "the body did not match its x-amz-checksum-sha256");
 		return -BL_EINTEGRITY;
+	}
+	for (size_t k = 0; k < N_CRC; k++) {
+		unsigned char be[8];
+		uint64_t crc = j->crc[k] ^ crc_mask(k);
+		for (unsigned i = 0; i < crc_kinds[k].bytes; i++)
+			be[i] = (unsigned char)(crc >> (8 * (crc_kinds[k].bytes - 1 - i)));
+		if (!checksum_matches(j->crc_declared[k], be, crc_kinds[k].bytes)) {
+			set_error(d, "the body did not match its %s", crc_kinds[k].header);
+			return -BL_EINTEGRITY;
+		}
 	}
 	if (fsync(j->fd) < 0) {
 		set_error(d, "cannot fsync %s: %s", j->tmp_path, strerror(errno));
@@ -561,6 +652,7 @@ int bl_transfer_run(struct bl_download *downloads, size_t n,
 		d->size = 0;
 		d->sha256[0] = '\0';
 	}
+	crc_init_tables();
 	curl_ready = curl_global_init(CURL_GLOBAL_DEFAULT) == CURLE_OK;
 	if (!curl_ready || !(e.multi = curl_multi_init()))
 		r = -BL_ENOMEM;

@@ -32,6 +32,7 @@ object:
   "match"   substring of the request target (path and query); default: all
   "method"  only this method (e.g. "GET"); default: any
   "times"   how many requests it breaks (default 1; -1 = forever)
+  "wait"    seconds to sleep before the action (default 0): a slow error
   "action"  one of
     status     reply "status" (default 503) with an AWS XML error body:
                "code" (default by status: 503 SlowDown, 500 InternalError,
@@ -39,16 +40,22 @@ object:
                "message", "headers" {"name": "value"} added to the reply (e.g.
                {"x-amz-bucket-region": "eu-west-1"} with a 301), "format"
                "s3" (<Error>...) or "ec2" (<Response><Errors>...); by default
-               ec2 for form POSTs (the EC2 query API), s3 otherwise
+               ec2 for form POSTs (the EC2 query API), s3 otherwise.  "body"
+               (a string) is sent instead of the error body, as it is (e.g. a
+               200 whose XML declares entities)
     reset      no reply: the connection is reset (SO_LINGER 0: a real RST),
                or closed cleanly with "rst": false
     truncate   the real headers (full Content-Length) and only "bytes" bytes
-               of the body (default half), then the connection is closed
+               of the body (default half), then the connection is closed, or
+               reset with "rst": true (a reset mid-body)
     stall      the real headers and "bytes" bytes (default 0), then silence
                for "seconds" (default 30), then the connection is closed
     delay      sleep "seconds" (default 1), then serve normally
     corrupt    the real response with one body byte flipped (headers kept,
                checksum included)
+    headers    the real response with "headers" {"name": "value"} set,
+               replacing any of the same name (e.g. a wrong
+               x-amz-checksum-sha256 for an intact body)
     chunked    the real response sent with Transfer-Encoding: chunked and no
                Content-Length (as some servers and proxies do)
     throttle   at most "rate" matching requests a second get through; the
@@ -65,7 +72,10 @@ Control API (never logged, never faulted, only under /_faultproxy/):
          {"seq", "time", "method", "path" (target with query), "host" (the
           Host header), "bytes" (request body length), "status" (null = no
           reply), "fault" (action name or null), "conn" (number of the
-          client connection: equal numbers = a reused connection)}
+          client connection: equal numbers = a reused connection),
+          "credential" (the SigV4 credential scope the request was signed
+          with, KEYID/DATE/REGION/SERVICE/aws4_request, from Authorization
+          or X-Amz-Credential; null if unsigned; the signature is not kept)}
          ?format=text            one line each: SEQ METHOD PATH STATUS|- FAULT|-
   DELETE /_faultproxy/requests   clear the log
   POST   /_faultproxy/reset      clear the rules and the log
@@ -82,6 +92,7 @@ import http.client
 import itertools
 import json
 import os
+import re
 import socket
 import ssl
 import struct
@@ -96,16 +107,18 @@ import emulib  # noqa: E402  (the server plumbing the emulators share)
 CONTROL = "/_faultproxy/"
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 ACTIONS = {  # action: {parameter: default}
-    "status": {"status": 503, "code": None, "message": None, "headers": {}, "format": None},
+    "status": {"status": 503, "code": None, "message": None, "headers": {}, "format": None,
+               "body": None},
     "reset": {"rst": True},
-    "truncate": {"bytes": None},
+    "truncate": {"bytes": None, "rst": False},
     "stall": {"bytes": 0, "seconds": 30},
     "delay": {"seconds": 1},
     "corrupt": {},
+    "headers": {"headers": {}},
     "chunked": {},
     "throttle": {"rate": None},
 }
-RULE_KEYS = {"match", "method", "times", "action"}
+RULE_KEYS = {"match", "method", "times", "wait", "action"}
 CODES = {301: "PermanentRedirect", 307: "TemporaryRedirect", 400: "InvalidRequest",
          403: "AccessDenied", 404: "NoSuchKey", 405: "MethodNotAllowed",
          429: "SlowDown", 500: "InternalError", 502: "BadGateway", 503: "SlowDown"}
@@ -137,7 +150,7 @@ def check_rule(r):
     if bad:
         raise ValueError("%s: unknown key(s) %s" % (action, ", ".join(sorted(bad))))
     out = {"match": r.get("match", ""), "method": r.get("method"), "action": action,
-           "times": r.get("times", -1 if action == "throttle" else 1)}
+           "times": r.get("times", -1 if action == "throttle" else 1), "wait": r.get("wait", 0)}
     out.update({k: r.get(k, v) for k, v in params.items()})
     if not isinstance(out["match"], str):
         raise ValueError("match must be a string")
@@ -145,7 +158,7 @@ def check_rule(r):
         if not isinstance(out["method"], str) or not out["method"].isalpha():
             raise ValueError("method must be a method name")
         out["method"] = out["method"].upper()
-    for k in ("times", "status", "bytes", "seconds", "rate"):
+    for k in ("times", "wait", "status", "bytes", "seconds", "rate"):
         v = out.get(k)
         if k in out and v is not None and (isinstance(v, bool) or not isinstance(v, (int, float))):
             raise ValueError("%s must be a number" % k)
@@ -154,21 +167,22 @@ def check_rule(r):
             raise ValueError("%s must be an integer" % k)
     if out["times"] < -1:
         raise ValueError("times must be -1 (forever) or more")
+    if "headers" in out and (not isinstance(out["headers"], dict) or
+                             any(not isinstance(v, str) for v in out["headers"].values())):
+        raise ValueError('headers must be {"name": "value"}')
     if action == "status":
         if not 100 <= out["status"] <= 599:
             raise ValueError("status must be 100..599")
-        if not isinstance(out["headers"], dict) or \
-                any(not isinstance(v, str) for v in out["headers"].values()):
-            raise ValueError('headers must be {"name": "value"}')
         if out["format"] not in (None, "s3", "ec2"):
             raise ValueError("format must be s3 or ec2")
-        for k in ("code", "message"):
+        for k in ("code", "message", "body"):
             if out[k] is not None and not isinstance(out[k], str):
                 raise ValueError("%s must be a string" % k)
-    if action == "reset" and not isinstance(out["rst"], bool):
+    if "rst" in out and not isinstance(out["rst"], bool):
         raise ValueError("rst must be true or false")
-    if out.get("bytes") is not None and out["bytes"] < 0 or out.get("seconds", 0) < 0:
-        raise ValueError("bytes and seconds must not be negative")
+    if out.get("bytes") is not None and out["bytes"] < 0 or out.get("seconds", 0) < 0 or \
+            out["wait"] < 0:
+        raise ValueError("bytes, seconds and wait must not be negative")
     if action == "throttle" and (out["rate"] is None or out["rate"] <= 0):
         raise ValueError("throttle needs a rate > 0")
     return out
@@ -254,7 +268,10 @@ class Handler(emulib.Handler):
         rule = st.take(self.command, self.path)
         action = rule["action"] if rule else None
         entry = {"method": self.command, "path": self.path, "host": self.headers.get("Host"),
-                 "bytes": len(body), "status": None, "fault": action, "conn": self.conn_id}
+                 "bytes": len(body), "status": None, "fault": action, "conn": self.conn_id,
+                 "credential": self.credential(url)}
+        if rule and rule["wait"]:
+            srv.stop.wait(rule["wait"])
         if action == "delay":
             time.sleep(rule["seconds"])
         if action in ("reset", "status", "throttle"):
@@ -274,13 +291,23 @@ class Handler(emulib.Handler):
             data = bytearray(data)
             data[len(data) // 2] ^= 0xFF
             data = bytes(data)
+        if action == "headers":
+            names = {k.lower() for k in rule["headers"]}
+            headers = [(k, v) for k, v in headers if k.lower() not in names]
+            headers += list(rule["headers"].items())
         if action == "chunked":
             headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
             headers.append(("Transfer-Encoding", "chunked"))
             data = (b"%x\r\n%s\r\n" % (len(data), data) if data else b"") + b"0\r\n\r\n"
         if action == "truncate":
             n = rule["bytes"] if rule["bytes"] is not None else len(data) // 2
-            return self.send(status, headers, data[:min(n, max(len(data) - 1, 0))], close=True)
+            self.send(status, headers, data[:min(n, max(len(data) - 1, 0))], close=True)
+            if rule["rst"]:
+                # A moment for the client to read what came before the reset.
+                self.wfile.flush()
+                srv.stop.wait(0.1)
+                self.drop(True)
+            return
         if action == "stall":
             self.send(status, headers, data[:rule["bytes"]], close=True)
             srv.stop.wait(rule["seconds"])
@@ -313,10 +340,22 @@ class Handler(emulib.Handler):
         code = rule.get("code") or (EC2_CODES if fmt == "ec2" else CODES).get(status) or \
             ("InternalError" if status >= 500 else "InvalidRequest")
         message = rule.get("message") or MESSAGES.get(code, code)
-        body = error_xml(fmt, code, message, self.request_id())
+        if rule.get("body") is not None:
+            body = rule["body"].encode()
+        else:
+            body = error_xml(fmt, code, message, self.request_id())
         headers = self.base_headers() + [("Content-Type", "application/xml"),
                                          ("Content-Length", str(len(body)))]
         return status, headers + list(rule.get("headers", {}).items()), body
+
+    def credential(self, url):
+        """The SigV4 credential scope of the request, or None: never the
+        signature, which is all that would let a reader replay it."""
+        m = re.search(r"Credential=([^,\s]+)", self.headers.get("Authorization", ""))
+        if m:
+            return m.group(1)
+        q = parse_qs(url.query).get("X-Amz-Credential")
+        return q[0] if q else None
 
     def request_id(self):
         return "FP%014d" % (self.server.state.seq + 1)

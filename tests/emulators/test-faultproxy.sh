@@ -115,6 +115,9 @@ expect "truncate: full length announced, 100 bytes, curl 18" "10000 100 18" "$(h
 fault '[{"action": "truncate"}]'
 req GET /bucket/big.bin
 expect "truncate: half by default" 5000 "$SIZE"
+fault '[{"action": "truncate", "bytes": 100, "rst": true}]'
+req GET /bucket/big.bin
+expect "truncate rst: headers, then a reset mid-body (curl 56)" "200 10000 56" "$CODE $(hdr Content-Length) $CURL_RC"
 fault '[{"action": "stall", "bytes": 3, "seconds": 3}]'
 MAXT=1 req GET /bucket/big.bin
 expect "stall: headers, 3 bytes, then silence" "200 3 28" "$CODE $SIZE $CURL_RC"
@@ -125,6 +128,16 @@ fault '[{"action": "corrupt"}]'
 req GET /bucket/big.bin -H 'x-amz-checksum-mode: ENABLED'
 expect "corrupt: one byte differs, same length" "1 10000" "$(cmp -l "$T/body" "$T/s/bucket/big.bin" | wc -l | tr -d ' ') $SIZE"
 expect "corrupt: headers kept" "$(sha256_b64 "$T/s/bucket/big.bin")" "$(hdr x-amz-checksum-sha256)"
+fault '[{"action": "headers", "headers": {"x-amz-checksum-sha256": "AAAA", "etag": "\"x\""}}]'
+req GET /bucket/big.bin -H 'x-amz-checksum-mode: ENABLED'
+expect "headers: replaced, whatever their case" "AAAA \"x\" 1" "$(hdr x-amz-checksum-sha256) $(hdr ETag) $(grep -ci '^etag:' "$T/hdrs")"
+check "headers: body intact" cmp "$T/body" "$T/s/bucket/big.bin"
+fault '[{"action": "status", "status": 200, "body": "<a>&x;</a>", "headers": {"Content-Type": "text/xml"}}]'
+req GET /bucket/base.sh
+expect "status with a body: sent as given" "200 <a>&x;</a> 10" "$CODE $BODY $(hdr Content-Length)"
+fault '[{"action": "status", "status": 500, "wait": 0.6}]'
+t=$(curl -s --noproxy '*' --max-time 5 -o /dev/null -w '%{http_code} %{time_total}' "$FAULTPROXY_URL/bucket/base.sh")
+check "wait: the error comes late ($t)" "$PY" -c "import sys; c, s = sys.argv[1].split(); sys.exit(not (c == '500' and float(s) >= 0.6))" "$t"
 fault '[{"action": "chunked"}]'
 req GET /bucket/big.bin
 expect "chunked: no Content-Length" "chunked " "$(hdr Transfer-Encoding) $(hdr Content-Length)"
@@ -144,7 +157,8 @@ req GET /bucket/base.sh
 expect "throttle: the next second" 200 "$CODE"
 for r in '[{"action": "explode"}]' '[{"action": "status", "status": 99}]' \
 	'[{"action": "reset", "bytes": 1}]' '{"action": "reset"}' '[{"action": "delay", "times": -2}]' \
-	'[{"action": "throttle"}]' 'not json'; do
+	'[{"action": "throttle"}]' '[{"action": "status", "body": 1}]' '[{"action": "delay", "wait": -1}]' \
+	'[{"action": "truncate", "rst": 1}]' '[{"action": "headers", "headers": {"a": 1}}]' 'not json'; do
 	expect "bad rules refused: $r" 1 "$(faultproxy_fault "$r" 2> /dev/null; echo $?)"
 done
 check "a refused rule says why" sh -c '. "$1/lib.sh"; FAULTPROXY_PORT=$2 FAULTPROXY_URL=$3
@@ -170,6 +184,12 @@ GET /bucket/nope 404 -
 GET /bucket/empty - reset" "$(faultproxy_requests text | head -3 | cut -d' ' -f2-)"
 faultproxy_control DELETE requests > /dev/null
 expect "DELETE requests clears the log" "[]" "$(faultproxy_requests | tr -d ' \n')"
+req GET /bucket/base.sh
+req GET /bucket/base.sh -H 'Authorization: AWS4-HMAC-SHA256 Credential=AKIDEXAMPLE/20260101/eu-west-1/s3/aws4_request, SignedHeaders=host, Signature=0123abcd'
+req GET '/bucket/base.sh?X-Amz-Credential=AKIDEXAMPLE%2F20260101%2Fus-west-2%2Fs3%2Faws4_request&X-Amz-Signature=0123abcd'
+BODY=$(faultproxy_requests)
+check "request log: the credential scope" json '[e["credential"] for e in j] == [None,
+	"AKIDEXAMPLE/20260101/eu-west-1/s3/aws4_request", "AKIDEXAMPLE/20260101/us-west-2/s3/aws4_request"]'
 STATIC_PID=$FAULTPROXY_PID STATIC_PORT=$FAULTPROXY_PORT
 emulators_stop
 check "emulators_stop: server gone" gone "$STATIC_PID"

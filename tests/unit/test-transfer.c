@@ -606,6 +606,55 @@ static void test_corrupted_body(void **state)
 	free(data);
 }
 
+/* The CRCs S3 declares are checked as SHA-256 is: each right one passes,
+ * a wrong one is retried and then fails, a multipart object's ("...-2")
+ * cannot be checked and passes.  "123456789" is the CRC catalogue's check
+ * input, so the right values are the published ones. */
+static void test_crc_checksums(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const pass[] = {
+		"x-amz-checksum-crc32\": \"y/Q5Jg==", "x-amz-checksum-crc32c\": \"4waSgw==",
+		"x-amz-checksum-crc64nvme\": \"rosUhgp5mIg=", "x-amz-checksum-crc32\": \"AAAAAA==-2",
+	};
+	static const char *const fail[][2] = {
+		{ "x-amz-checksum-crc32\": \"y/Q5Jw==", "x-amz-checksum-crc32" },
+		{ "x-amz-checksum-crc32c\": \"y/Q5Jg==", "x-amz-checksum-crc32c" },
+		{ "x-amz-checksum-crc64nvme\": \"rosUhgp5nIg=", "x-amz-checksum-crc64nvme" },
+		{ "x-amz-checksum-crc32\": \"y/Q5Jg=", "x-amz-checksum-crc32" },
+	};
+	char rule[160];
+	free(tu_write(f->root, "check", "123456789", 0644));
+	for (size_t i = 0; i < ARRAY_SIZE(pass); i++) {
+		struct bl_download d;
+		struct ctx c;
+		snprintf(rule, sizeof(rule), "[{\"action\": \"headers\", \"headers\": {\"%s\"}}]", pass[i]);
+		faults(f, rule);
+		init(f, &d, &c, "check", 1 << 20);
+		assert_int_equal(bl_transfer_run(&d, 1, &f->opts), 0);
+		assert_delivered(f, &d, "123456789", 9);
+		assert_int_equal(d.attempts, 1);
+		bl_download_clear(&d);
+	}
+	f->opts.max_attempts = 2;
+	for (size_t i = 0; i < ARRAY_SIZE(fail); i++) {
+		struct bl_download d;
+		struct ctx c;
+		snprintf(rule, sizeof(rule), "[{\"action\": \"headers\", \"times\": -1, "
+			 "\"headers\": {\"%s\"}}]", fail[i][0]);
+		faults(f, rule);
+		init(f, &d, &c, "check", 1 << 20);
+		assert_int_equal(bl_transfer_run(&d, 1, &f->opts), 0);
+		assert_int_equal(d.result, -BL_EINTEGRITY);
+		assert_int_equal(d.attempts, 2);
+		assert_non_null(strstr(d.error, "did not match its"));
+		assert_non_null(strstr(d.error, fail[i][1]));
+		assert_null(d.path);
+		assert_tmp_empty(f);
+		bl_download_clear(&d);
+	}
+}
+
 static void test_connection_reset(void **state)
 {
 	struct fixture *f = *state;
@@ -902,6 +951,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_throttled_for_the_retry_time, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_truncated_body, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_corrupted_body, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_crc_checksums, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_connection_reset, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_stall, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_classify_again_with_a_new_url, setup, teardown),
