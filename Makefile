@@ -5,6 +5,7 @@
 #                        them (installs build deps as root)
 #   make check-asan      the same tests on an ASan+UBSan build (build/asan/)
 #   make check-valgrind  the integration happy paths under valgrind
+#   make check-faults    the fault-injection matrix (docs/reliability.md)
 #   make bench           the benchmark of docs/benchmarks.md (results in build/bench/)
 #   make demo            a real first boot against a temporary local root
 #   make install DESTDIR=... PREFIX=...
@@ -74,7 +75,8 @@ SYSTEMD_UNITS := $(notdir $(wildcard units/*.service units/*.timer))
 # `make V=1` shows the full commands.
 Q := $(if $(V),,@)
 
-.PHONY: all check check-unit check-integration check-units check-asan check-valgrind bench demo lint \
+.PHONY: all check check-unit check-integration check-units check-asan check-valgrind \
+        check-faults bench demo lint \
         install uninstall clean deps dist deb rpm check-version
 .DEFAULT_GOAL := all
 
@@ -129,6 +131,11 @@ check-valgrind: $(BIN)
 	@BOOTLACE=$(abspath tests/valgrind.sh) BOOTLACE_REAL=$(abspath $(BIN)) \
 		sh tests/integration/run.sh $(VALGRIND_TESTS)
 
+# The fault-injection matrix of docs/reliability.md: the real binary
+# against emulated AWS with faults (needs moto; root for the disk-full case).
+check-faults: $(BIN)
+	@BOOTLACE=$(abspath $(BIN)) sh tests/faults/run.sh
+
 # The benchmark of docs/benchmarks.md (issue #7): results in build/bench/.
 # BENCH_FLAGS passes run.sh's options, e.g. BENCH_FLAGS=--quick.
 bench: $(BIN)
@@ -143,6 +150,7 @@ lint:
 		--std=c11 --inline-suppr -Iinclude --include=/usr/include/jansson.h \
 		--suppress=missingIncludeSystem src modules
 	sh -n tests/integration/*.sh examples/*.sh tests/*.sh tests/packaging/*.sh tests/bench/*.sh \
+		tests/faults/*.sh \
 		debian/tests/demo debian/bootlace.postinst debian/bootlace.prerm debian/bootlace.postrm
 
 install: $(BIN)

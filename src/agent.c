@@ -595,7 +595,8 @@ static int clear_dir(const char *dir)
 	struct dirent *e;
 	int r = 0;
 	while ((e = readdir(d)))
-		if (e->d_name[0] != '.' && unlinkat(dirfd(d), e->d_name, 0) < 0)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 &&
+		    unlinkat(dirfd(d), e->d_name, 0) < 0)
 			r = -BL_EIO;
 	closedir(d);
 	return r;

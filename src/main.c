@@ -7,6 +7,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -61,10 +62,49 @@ static const char general_options[] =
 	"  -q, --quiet           print errors only\n"
 	"  -h, --help            show this help\n";
 
+/* SIGTERM, SIGINT (^C) or SIGHUP during a run.  Before any script has
+ * started there is nothing to clean up: bootlace dies as it would without a
+ * handler (a partial download never runs, and the next run starts over).
+ * Once scripts run, the signal stops the run instead, as the daemon's does:
+ * the script's process group gets SIGTERM, then SIGKILL after
+ * run.kill_grace, no further layer starts, and the run is recorded. */
+static volatile sig_atomic_t stop_requested, scripts_started;
+
+static void on_stop_signal(int sig)
+{
+	if (!scripts_started) {
+		signal(sig, SIG_DFL);
+		raise(sig);  /* delivered once this handler returns */
+		return;
+	}
+	stop_requested = 1;
+}
+
+static void on_layer_start(void *ctx, const char *event, const char *layer)
+{
+	(void)ctx;
+	(void)event;
+	(void)layer;
+	scripts_started = 1;
+}
+
+static void stop_on_signals(struct cli *cli, struct bl_agent_hooks *hooks)
+{
+	static const int signals[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa = { .sa_handler = on_stop_signal };
+	sigemptyset(&sa.sa_mask);
+	for (size_t i = 0; i < ARRAY_SIZE(signals); i++)
+		sigaction(signals[i], &sa, NULL);
+	*hooks = (struct bl_agent_hooks){ .layer_start = on_layer_start, .stop = &stop_requested };
+	cli->agent.hooks = hooks;
+}
+
 static int cmd_run(struct cli *cli, struct bl_config *cfg)
 {
+	struct bl_agent_hooks hooks;
 	cli->agent.state_dir = cli->state_dir;
 	cli->agent.plan_out = stdout;
+	stop_on_signals(cli, &hooks);
 	return bl_agent_run(cfg, &cli->agent);
 }
 
@@ -87,7 +127,9 @@ static int cmd_undeploy(struct cli *cli, struct bl_config *cfg)
 static int cmd_converge(struct cli *cli, struct bl_config *cfg)
 {
 	enum bl_converge_outcome outcome;
+	struct bl_agent_hooks hooks;
 	cli->agent.state_dir = cli->state_dir;
+	stop_on_signals(cli, &hooks);
 	return bl_agent_converge(cfg, &cli->agent, &outcome);
 }
 

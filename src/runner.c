@@ -33,6 +33,8 @@
 /* How often to check for the child's exit when there is no pidfd_open()
  * (Linux < 5.3). */
 #define REAP_TICK_SECS 0.05
+/* How often a stop flag set without a wait mask (runner.h) is looked at. */
+#define STOP_POLL_SECS 0.5
 
 struct stream {
 	int fd;          /* read end of the pipe, -1 once closed */
@@ -303,6 +305,11 @@ static int poll_timeout(const struct run *r, double now)
 		wake = now + REAP_TICK_SECS;
 	if (r->spec->tick && (!wake || r->next_tick < wake))
 		wake = r->next_tick;
+	/* Without a wait mask a stop set just before ppoll would wait for the
+	 * next event: look again every STOP_POLL_SECS meanwhile. */
+	if (r->spec->stop && !r->spec->wait_mask && !r->termed &&
+	    (!wake || wake > now + STOP_POLL_SECS))
+		wake = now + STOP_POLL_SECS;
 	if (!wake)
 		return -1;
 	/* Rounded up, so as not to wake just before the deadline and spin. */

@@ -28,7 +28,8 @@ struct bl_run_spec {
 				      * SIGTERM now and SIGKILL after kill_grace */
 	const sigset_t *wait_mask;   /* signal mask while waiting (ppoll), so
 				      * that a signal setting *stop is never
-				      * missed; NULL = the current mask */
+				      * missed; NULL = the current mask (*stop
+				      * is then looked at every half second) */
 	void (*tick)(void *ctx);     /* called at the start and then every
 				      * tick_interval seconds (a watchdog ping) */
 	void *tick_ctx;

@@ -81,7 +81,6 @@ user-data-2mb                2 MB of user data: exit 3
 user-data-yaml-alias-bomb    #bootlace user data with YAML aliases: exit 2
 '
 XFAIL='
-sigterm-run-mid-script  bootlace run has no SIGTERM handler (src/main.c): it dies at once, the running script keeps running, unrecorded
 '
 
 # --- the world ----------------------------------------------------------------
