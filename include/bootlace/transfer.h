@@ -4,7 +4,7 @@
  * (in parallel, connections reused), each streamed to a temp file under a
  * size cap and hashed on the way.  Transient failures (connection errors and
  * resets, 5xx, 429, a body cut short of its Content-Length, a stall, a body
- * that does not match the SHA-256 the server declared) are retried with
+ * that does not match the SHA-256 or CRC the server declared) are retried with
  * exponential backoff and full jitter.  An object is delivered whole and
  * checked, or not at all: a download that did not verify leaves no file.
  *
