@@ -207,6 +207,7 @@ static int add_diag(struct bl_config_diags *diags, const char *file, int line, i
 	if (vasprintf(&message, fmt, ap) < 0)
 		message = NULL;
 	va_end(ap);
+	bl_printable(message);
 	char *copy = strdup(file);
 	if (!message || !copy) {
 		free(message);

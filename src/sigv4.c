@@ -257,6 +257,19 @@ static bool is_owned_header(const char *name)
 
 /* The caller's headers plus the signer's own; h has room for
  * req->n_headers + 4 (host, date, token, content hash). */
+/* An HTTP field name (RFC 9110 token): anything else would be sent as a
+ * broken header and listed in SignedHeaders as it is. */
+static bool is_token(const char *s)
+{
+	static const char extra[] = "!#$%&'*+-.^_`|~";
+	if (!*s)
+		return false;
+	for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+		if (!isalnum(*p) && !strchr(extra, *p))
+			return false;
+	return true;
+}
+
 static int collect_headers(const struct bl_sigv4_request *req, const char *host,
 			   const char *amz_date, const char *token, const char *payload_hash,
 			   struct canon_header *h, size_t *n)
@@ -265,7 +278,7 @@ static int collect_headers(const struct bl_sigv4_request *req, const char *host,
 	int r = 0;
 	for (size_t i = 0; r == 0 && i < req->n_headers; i++) {
 		const struct bl_sigv4_header *hd = &req->headers[i];
-		if (!hd->name || !*hd->name || !hd->value || is_owned_header(hd->name))
+		if (!hd->name || !is_token(hd->name) || !hd->value || is_owned_header(hd->name))
 			return -BL_EFORMAT;
 		have_host = have_host || strcasecmp(hd->name, "host") == 0;
 		r = add_header(h, n, hd->name, hd->value);

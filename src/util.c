@@ -295,3 +295,11 @@ bool bl_is_safe_name(const char *s, size_t max)
 	}
 	return n > 0 && strcmp(s, ".") != 0 && strcmp(s, "..") != 0;
 }
+
+char *bl_printable(char *s)
+{
+	for (unsigned char *p = (unsigned char *)s; p && *p; p++)
+		if (*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	return s;
+}

@@ -28,7 +28,7 @@ static int ctx_fail_at(struct yaml_ctx *ctx, int line, int col, const char *what
 	if (!ctx->msg) {
 		ctx->line = line;
 		ctx->col = col;
-		ctx->msg = strdup(what);
+		ctx->msg = bl_printable(strdup(what));
 	}
 	return -BL_EFORMAT;
 }

@@ -96,4 +96,9 @@ void bl_format_utc(time_t t, char *out, size_t outlen);
  * 1..max chars, and not "." or "..". */
 bool bl_is_safe_name(const char *s, size_t max);
 
+/* Replaces every control character of s (a message that quotes input: a
+ * YAML key from user data, say) with '?', in place, so that no input can
+ * forge a log line or send escape sequences to the console.  Returns s. */
+char *bl_printable(char *s);
+
 #endif

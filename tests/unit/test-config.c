@@ -643,6 +643,19 @@ static void test_diags_print(void **state)
 	assert_int_equal(f->diags.n, 0);
 }
 
+/* Input quoted in a message cannot forge a line or reach the console as an
+ * escape sequence: control characters print as '?'. */
+static void test_diagnostics_are_printable(void **state)
+{
+	struct fixture *f = *state;
+	assert_one_error(f, "\"x\\nbootlace: forged line\": 1\n", 1, 1,
+			 "unknown key \"x?bootlace: forged line\"");
+	assert_one_error(f, "log_level: \"\\e[2Jinfo\"\n", 1, 12,
+			 "log_level: expected one of error, warning, info, debug, got a quoted string "
+			 "\"?[2Jinfo\"");
+	assert_one_error(f, "\"a\\rb\": 1\n\"a\\rb\": 2\n", 2, 1, "duplicate key \"a?b\"");
+}
+
 #define TEST(t) cmocka_unit_test_setup_teardown(t, setup, teardown)
 
 int main(void)
@@ -673,6 +686,7 @@ int main(void)
 		TEST(test_security_keys),
 		TEST(test_security_not_from_user_data),
 		TEST(test_diags_print),
+		TEST(test_diagnostics_are_printable),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

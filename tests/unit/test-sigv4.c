@@ -616,9 +616,11 @@ static void test_refused(void **state)
 	expect_refused(&req, &ok, "us-east-1", "s3");
 	req.url = "https://e/";
 
-	/* Headers the signer owns, in any case; unnamed headers. */
+	/* Headers the signer owns, in any case; unnamed headers; names that are
+	 * not HTTP tokens (they would be sent broken and signed as they are). */
 	static const char *const owned[] = {
 		"Authorization", "x-amz-date", "X-AMZ-SECURITY-TOKEN", "X-Amz-Content-Sha256", "",
+		"X-Bad\nName", "x-a;b", "x:y", "x y", "x\x7f",
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(owned); i++) {
 		struct bl_sigv4_header h = { owned[i], "v" };
