@@ -6,6 +6,7 @@
 #   make check-asan      the same tests on an ASan+UBSan build (build/asan/)
 #   make check-valgrind  the integration happy paths under valgrind
 #   make check-faults    the fault-injection matrix (docs/reliability.md)
+#   make fuzz            the libFuzzer targets, FUZZ_SECONDS each (tests/fuzz)
 #   make bench           the benchmark of docs/benchmarks.md (results in build/bench/)
 #   make demo            a real first boot against a temporary local root
 #   make install DESTDIR=... PREFIX=...
@@ -76,7 +77,7 @@ SYSTEMD_UNITS := $(notdir $(wildcard units/*.service units/*.timer))
 Q := $(if $(V),,@)
 
 .PHONY: all check check-unit check-integration check-units check-asan check-valgrind \
-        check-faults bench demo lint \
+        check-faults fuzz bench demo lint \
         install uninstall clean deps dist deb rpm check-version
 .DEFAULT_GOAL := all
 
@@ -136,6 +137,15 @@ check-valgrind: $(BIN)
 check-faults: $(BIN)
 	@BOOTLACE=$(abspath $(BIN)) sh tests/faults/run.sh
 
+# The libFuzzer targets (tests/fuzz, clang with ASan and UBSan, in
+# build/fuzz/), each for FUZZ_SECONDS; a crash leaves its input in
+# build/fuzz/artifacts/.
+FUZZ_SECONDS ?= 30
+fuzz:
+	@sh tests/deps.sh clang libclang-rt-14-dev
+	@sh tests/fuzz/build.sh -j2
+	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
+
 # The benchmark of docs/benchmarks.md (issue #7): results in build/bench/.
 # BENCH_FLAGS passes run.sh's options, e.g. BENCH_FLAGS=--quick.
 bench: $(BIN)
@@ -150,7 +160,7 @@ lint:
 		--std=c11 --inline-suppr -Iinclude --include=/usr/include/jansson.h \
 		--suppress=missingIncludeSystem src modules
 	sh -n tests/integration/*.sh examples/*.sh tests/*.sh tests/packaging/*.sh tests/bench/*.sh \
-		tests/faults/*.sh \
+		tests/faults/*.sh tests/fuzz/*.sh \
 		debian/tests/demo debian/bootlace.postinst debian/bootlace.prerm debian/bootlace.postrm
 
 install: $(BIN)

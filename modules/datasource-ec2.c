@@ -11,8 +11,6 @@
 #include <string.h>
 #include <strings.h>
 
-#include <jansson.h>
-
 #include "bootlace/aws.h"
 #include "bootlace/datasource.h"
 #include "bootlace/ec2.h"
@@ -87,31 +85,12 @@ static int imds_string(struct bl_imds *imds, const char *path, size_t max, char 
  * error, as IMDS answering garbage is. */
 static int read_identity(struct bl_imds *imds, struct bl_instance *inst)
 {
-	_cleanup_free_ char *doc_text = NULL;
-	int r = imds_string(imds, "dynamic/instance-identity/document", LIST_MAX, &doc_text);
-	if (r < 0 || !doc_text)
-		return r;
-	json_error_t err;
-	json_t *doc = json_loads(doc_text, 0, &err);
-	if (!json_is_object(doc)) {
-		bl_err("IMDS dynamic/instance-identity/document:%d:%d: not a JSON object: %s",
-		       err.line, err.column, doc ? "wrong type" : err.text);
-		json_decref(doc);
-		return -BL_EDATASOURCE;
-	}
-	static const struct { const char *field; size_t offset; } fields[] = {
-		{ "instanceId", offsetof(struct bl_instance, instance_id) },
-		{ "region", offsetof(struct bl_instance, region) },
-		{ "availabilityZone", offsetof(struct bl_instance, availability_zone) },
-	};
-	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(fields); i++) {
-		const char *value = json_string_value(json_object_get(doc, fields[i].field));
-		char **slot = (char **)((char *)inst + fields[i].offset);
-		if (value && *value && !*slot && !(*slot = strdup(value)))
-			r = -BL_ENOMEM;
-	}
-	json_decref(doc);
-	return r;
+	struct bl_buf doc = {0};
+	int r = bl_imds_get(imds, "dynamic/instance-identity/document", LIST_MAX, &doc);
+	if (r == 0)
+		r = bl_instance_parse_identity(doc.data, doc.len, inst);
+	bl_buf_free(&doc);
+	return r == -BL_ENOTFOUND ? 0 : r;
 }
 
 /* Tags from IMDS's tags/instance/.  *listed is false when IMDS exposes

@@ -163,11 +163,6 @@ static int resolve_region(const char *given, char **out)
 int bl_aws_new(const struct bl_config *cfg, const char *region, struct bl_imds *imds,
 	       struct bl_aws **out)
 {
-	static bool wiping_json;
-	if (!wiping_json) {
-		json_set_alloc_funcs(malloc, wiping_free);
-		wiping_json = true;
-	}
 	*out = NULL;
 	struct bl_aws *aws = calloc(1, sizeof(*aws));
 	if (!aws) {
@@ -312,7 +307,9 @@ static int role_name(struct bl_imds *imds, char **out)
 		char *name = list.data + strspn(list.data, "\r\n");
 		name[strcspn(name, "\r\n")] = '\0';
 		if (!valid_role(name)) {
-			bl_err("IMDS %s: \"%s\" is not an IAM role name", ROLE_PATH, name);
+			_cleanup_free_ char *shown = bl_printable(strdup(name));
+			bl_err("IMDS %s: \"%s\" is not an IAM role name", ROLE_PATH,
+			       shown ? shown : "");
 			r = -BL_EDATASOURCE;
 		} else if (!(*out = strdup(name))) {
 			r = -BL_ENOMEM;
@@ -335,14 +332,19 @@ static int secret_field(json_t *doc, const char *role, const char *name, char **
 	return *out ? 0 : -BL_ENOMEM;
 }
 
-/* Checks the role's credentials document and copies the credentials out.
- * Only Code, Message (when Code says it failed) and Expiration are named in
+/* Only Code, Message (when Code says it failed) and Expiration are named in
  * messages; jansson's own error text quotes the input, so it is not. */
-static int parse_role_document(const struct bl_buf *body, const char *role,
-			       struct bl_aws_credentials *c)
+int bl_aws_parse_credentials(const char *text, size_t len, const char *role,
+			     struct bl_aws_credentials *c)
 {
+	/* Before jansson holds the first secret. */
+	static bool wiping_json;
+	if (!wiping_json) {
+		json_set_alloc_funcs(malloc, wiping_free);
+		wiping_json = true;
+	}
 	json_error_t jerr;
-	json_t *doc = json_loadb(body->data, body->len, 0, &jerr);
+	json_t *doc = json_loadb(text, len, 0, &jerr);
 	if (!doc)
 		bl_err("IMDS %s%s:%d:%d: malformed JSON", ROLE_PATH, role, jerr.line, jerr.column);
 	else if (!json_is_object(doc))
@@ -356,8 +358,12 @@ static int parse_role_document(const struct bl_buf *body, const char *role,
 	const char *expiration = json_string_value(json_object_get(doc, "Expiration"));
 	int r = 0;
 	if (!code || strcmp(code, "Success") != 0) {
+		/* Input: none of its control characters may reach the log. */
+		_cleanup_free_ char *shown_code = code ? bl_printable(strdup(code)) : NULL;
+		_cleanup_free_ char *shown_message = message ? bl_printable(strdup(message)) : NULL;
 		bl_err("IMDS has no credentials for instance role %s: Code %s%s%s", role,
-		       code ? code : "missing", message ? ": " : "", message ? message : "");
+		       shown_code ? shown_code : "missing", shown_message ? ": " : "",
+		       shown_message ? shown_message : "");
 		r = -BL_ECREDENTIALS;
 	}
 	if (r == 0)
@@ -370,8 +376,9 @@ static int parse_role_document(const struct bl_buf *body, const char *role,
 		bl_err("IMDS %s%s: Expiration is missing or not a string", ROLE_PATH, role);
 		r = -BL_ECREDENTIALS;
 	} else if (r == 0 && parse_utc(expiration, &c->expiration) < 0) {
+		_cleanup_free_ char *shown = bl_printable(strdup(expiration));
 		bl_err("IMDS %s%s: Expiration \"%s\" is not a UTC time like 2026-11-22T12:00:00Z",
-		       ROLE_PATH, role, expiration);
+		       ROLE_PATH, role, shown ? shown : "");
 		r = -BL_ECREDENTIALS;
 	} else if (r == 0 && c->expiration <= time(NULL)) {
 		bl_err("IMDS gave expired credentials for instance role %s (Expiration %s); is "
@@ -399,7 +406,7 @@ static int role_credentials(struct bl_imds *imds, struct bl_aws_credentials *c, 
 		r = -BL_ECREDENTIALS;
 	}
 	if (r == 0)
-		r = parse_role_document(&body, *role, c);
+		r = bl_aws_parse_credentials(body.data, body.len, *role, c);
 	bl_buf_free(&body);
 	return imds_error(r);
 }

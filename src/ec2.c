@@ -161,13 +161,12 @@ static int post_page(struct bl_aws *aws, struct bl_http *http, const char *url,
 	}
 }
 
-/* Adds one page's tags; *next_token (malloc'd) when there are more. */
-static int read_page(const struct bl_http_response *resp, const char *instance_id,
-		     struct bl_instance *inst, char **next_token)
+int bl_ec2_parse_tags(const char *text, size_t len, const char *instance_id,
+		      struct bl_instance *inst, char **next_token)
 {
 	struct bl_xml_node *root = NULL;
 	_cleanup_free_ char *error = NULL;
-	int r = bl_xml_parse(resp->body.data, resp->body.len, &root, &error);
+	int r = bl_xml_parse(text, len, &root, &error);
 	if (r == 0 && strcmp(root->name, "DescribeTagsResponse") != 0) {
 		error = bl_strdup_printf("<%s> instead of <DescribeTagsResponse>", root->name);
 		r = -BL_EFORMAT;
@@ -223,7 +222,8 @@ int bl_ec2_describe_tags(struct bl_aws *aws, const char *instance_id,
 		if (r == 0)
 			r = post_page(aws, http, url, &form, &resp);
 		if (r == 0)
-			r = read_page(&resp, instance_id, inst, &next_token);
+			r = bl_ec2_parse_tags(resp.body.data, resp.body.len, instance_id, inst,
+					      &next_token);
 		free(token);
 		bl_buf_free(&form);
 		bl_http_response_free(&resp);

@@ -1,10 +1,14 @@
 /* instance.c - the instance record a datasource fills (instance.h). */
 #include "bootlace/instance.h"
 
+#include <stddef.h>
 #include <string.h>
+
+#include <jansson.h>
 
 #include "bootlace/aws.h"
 #include "bootlace/error.h"
+#include "bootlace/log.h"
 
 int bl_instance_set_tag(struct bl_instance *inst, const char *key, const char *value)
 {
@@ -60,4 +64,34 @@ void bl_instance_free(struct bl_instance *inst)
 	bl_buf_free(&inst->user_data);
 	bl_aws_free(inst->aws);
 	*inst = (struct bl_instance){0};
+}
+
+int bl_instance_parse_identity(const char *text, size_t len, struct bl_instance *inst)
+{
+	json_error_t err;
+	json_t *doc = json_loadb(text, len, 0, &err);
+	/* Not jansson's text: it quotes the input, control characters and all. */
+	if (!doc)
+		bl_err("IMDS dynamic/instance-identity/document:%d:%d: malformed JSON", err.line,
+		       err.column);
+	else if (!json_is_object(doc))
+		bl_err("IMDS dynamic/instance-identity/document: not a JSON object");
+	if (!json_is_object(doc)) {
+		json_decref(doc);
+		return -BL_EDATASOURCE;
+	}
+	static const struct { const char *field; size_t offset; } fields[] = {
+		{ "instanceId", offsetof(struct bl_instance, instance_id) },
+		{ "region", offsetof(struct bl_instance, region) },
+		{ "availabilityZone", offsetof(struct bl_instance, availability_zone) },
+	};
+	int r = 0;
+	for (size_t i = 0; r == 0 && i < ARRAY_SIZE(fields); i++) {
+		const char *value = json_string_value(json_object_get(doc, fields[i].field));
+		char **slot = (char **)((char *)inst + fields[i].offset);
+		if (value && *value && !*slot && !(*slot = strdup(value)))
+			r = -BL_ENOMEM;
+	}
+	json_decref(doc);
+	return r;
 }

@@ -52,6 +52,16 @@ const char *bl_aws_region(const struct bl_aws *aws);
  * none; -BL_EDATASOURCE when IMDS fails. */
 int bl_aws_credentials(struct bl_aws *aws, const struct bl_aws_credentials **out);
 
+/* Checks an instance role's credentials document (the body of IMDS
+ * meta-data/iam/security-credentials/ROLE, len bytes; role names it in
+ * messages) and copies the credentials into c, which must be empty: Code
+ * "Success", AccessKeyId, SecretAccessKey and Token non-empty strings,
+ * Expiration "YYYY-MM-DDTHH:MM:SSZ" in the future.  -BL_ECREDENTIALS
+ * (logged, no secret in the message) or -BL_ENOMEM leave c empty.
+ * Public so that tests/fuzz can reach it without an IMDS. */
+int bl_aws_parse_credentials(const char *text, size_t len, const char *role,
+			     struct bl_aws_credentials *c);
+
 /* Where the credentials come from: "environment", "instance role NAME", or
  * "none yet".  For messages. */
 const char *bl_aws_credentials_origin(const struct bl_aws *aws);

@@ -21,6 +21,14 @@
 int bl_ec2_describe_tags(struct bl_aws *aws, const char *instance_id,
 			 const char *const *keys, size_t n_keys, struct bl_instance *inst);
 
+/* Adds the tags of one DescribeTags answer page (len bytes of XML) to
+ * inst, skipping items of another resource than instance_id; *next_token
+ * (malloc'd) when there are more pages.  -BL_EFORMAT (logged) for a
+ * malformed answer or a tag without a key, -BL_ENOMEM.  Public so that
+ * tests/fuzz can reach it without an EC2 endpoint. */
+int bl_ec2_parse_tags(const char *text, size_t len, const char *instance_id,
+		      struct bl_instance *inst, char **next_token);
+
 /* Requests sent by this process (for tests and the benchmark). */
 unsigned bl_ec2_request_count(void);
 

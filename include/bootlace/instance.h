@@ -38,4 +38,12 @@ void bl_instance_clear_tags(struct bl_instance *inst);
 const char *bl_instance_tag(const struct bl_instance *inst, const char *key);
 void bl_instance_free(struct bl_instance *inst);
 
+/* Fills the instance id, region and availability zone that inst lacks from
+ * an EC2 instance identity document (the JSON of IMDS
+ * dynamic/instance-identity/document, len bytes); a field that is missing
+ * or not a non-empty string is left unset.  -BL_EDATASOURCE (logged) when
+ * text is not a JSON object, -BL_ENOMEM.  Here rather than in the ec2
+ * datasource so that tests/fuzz can reach it without an IMDS. */
+int bl_instance_parse_identity(const char *text, size_t len, struct bl_instance *inst);
+
 #endif

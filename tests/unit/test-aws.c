@@ -374,6 +374,53 @@ static void test_role_bad_document(void **state)
 	assert_int_equal(c->expiration, 4102444799);
 }
 
+/* IMDS's Code, Message and Expiration are quoted in errors, but never a
+ * control character of theirs: a newline would start a forged log line, an
+ * escape would drive the console.  (Found by tests/fuzz: imds-credentials.) */
+static void test_role_document_control_characters(void **state)
+{
+	struct fixture *f = *state;
+	static const char *const docs[] = {
+		"{\"Code\": \"Fail\\nbootlace: forged\", \"Message\": \"a\\u001b[2Jb\\r\"}",
+		"{\"Code\": \"Success\", \"AccessKeyId\": \"" KEY_ID "\", "
+		"\"SecretAccessKey\": \"" SECRET "\", \"Token\": \"" TOKEN "\", "
+		"\"Expiration\": \"2099\\nbootlace: forged\\u007f\"}",
+	};
+	static const char *const said[] = {
+		"Code Fail?bootlace: forged: a?[2Jb?\n",
+		"Expiration \"2099?bootlace: forged?\" is not a UTC time",
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(docs); i++) {
+		struct bl_aws_credentials c = {0};
+		log_start(f);
+		assert_int_equal(bl_aws_parse_credentials(docs[i], strlen(docs[i]), ROLE, &c),
+				 -BL_ECREDENTIALS);
+		char *log = log_text(f);
+		if (!strstr(log, said[i]) || strstr(log, "\nbootlace: forged") || strchr(log, 0x1b) ||
+		    strchr(log, '\r') || strchr(log, 0x7f))
+			fail_msg("expected \"%s\" and no control character in: %s", said[i], log);
+		assert_null(c.access_key_id);
+		assert_null(c.secret_access_key);
+		free(log);
+	}
+}
+
+/* So is the role name IMDS lists, when it is refused. */
+static void test_role_name_control_characters(void **state)
+{
+	struct fixture *f = *state;
+	const struct bl_aws_credentials *c;
+	data(f, "{\"role\": \"web\\u001b[2J\\u0007\"}");
+	assert_int_equal(open_aws(f, "eu-west-1", true), 0);
+	log_start(f);
+	assert_int_equal(bl_aws_credentials(f->aws, &c), -BL_EDATASOURCE);
+	char *log = log_text(f);
+	if (!strstr(log, "\"web?[2J?\" is not an IAM role name") || strchr(log, 0x1b) ||
+	    strchr(log, 0x07))
+		fail_msg("expected the name with '?' for its control characters in: %s", log);
+	free(log);
+}
+
 static void test_role_expired(void **state)
 {
 	struct fixture *f = *state;
@@ -803,6 +850,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_role_credentials, setup_emulator, teardown),
 		cmocka_unit_test_setup_teardown(test_role_code_not_success, setup_emulator, teardown),
 		cmocka_unit_test_setup_teardown(test_role_bad_document, setup_emulator, teardown),
+		cmocka_unit_test_setup_teardown(test_role_document_control_characters, setup_plain,
+						teardown),
+		cmocka_unit_test_setup_teardown(test_role_name_control_characters, setup_emulator,
+						teardown),
 		cmocka_unit_test_setup_teardown(test_role_expired, setup_emulator, teardown),
 		cmocka_unit_test_setup_teardown(test_role_refresh, setup_emulator, teardown),
 		cmocka_unit_test_setup_teardown(test_refresh_failure_keeps_valid_credentials,
