@@ -113,7 +113,7 @@ static int read_imds_tags(struct bl_imds *imds, struct bl_instance *inst, bool *
 			r = imds_string(imds, path.data, SMALL_MAX, &value);
 		bl_buf_free(&path);
 		if (r == 0 && !value)
-			bl_warn("IMDS lists tag \"%s\" but has no value for it", key);
+			bl_warn("IMDS lists tag \"%s\" but has no value for it", bl_printable(key));
 		else if (r == 0)
 			r = bl_instance_set_tag(inst, key, value);
 		if (r < 0)

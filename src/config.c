@@ -715,9 +715,16 @@ void bl_config_free(struct bl_config *cfg)
 	*cfg = (struct bl_config){0};
 }
 
+/* Enough to fix a file by; a document of 262,000 broken list items (1 KiB
+ * of gzip user data) must not bury the console at first boot. */
+#define DIAGS_PRINTED 50
+
 void bl_config_diags_print(const struct bl_config_diags *diags, FILE *f)
 {
-	for (size_t i = 0; i < diags->n; i++) {
+	if (diags->n > DIAGS_PRINTED)
+		fprintf(f, "%s: %zu errors; the first %d:\n", diags->items[0].file, diags->n,
+			DIAGS_PRINTED);
+	for (size_t i = 0; i < diags->n && i < DIAGS_PRINTED; i++) {
 		const struct bl_config_diag *d = &diags->items[i];
 		if (d->line > 0 && d->col > 0)
 			fprintf(f, "%s:%d:%d: %s\n", d->file, d->line, d->col, d->message);

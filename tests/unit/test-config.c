@@ -641,6 +641,30 @@ static void test_diags_print(void **state)
 	bl_config_diags_free(&f->diags);
 	assert_null(f->diags.items);
 	assert_int_equal(f->diags.n, 0);
+
+	/* A flood of errors: all counted, the first 50 printed. */
+	char *text = NULL;
+	size_t text_len = 0;
+	FILE *doc = open_memstream(&text, &text_len);
+	assert_non_null(doc);
+	fputs("layers:\n", doc);
+	for (int i = 0; i < 1000; i++)
+		fputs("  - 7\n", doc);
+	assert_int_equal(fclose(doc), 0);
+	assert_int_equal(merge(f, text), -BL_ECONFIG);
+	free(text);
+	assert_int_equal(f->diags.n, 1000);
+	mem = open_memstream(&out, &len);
+	assert_non_null(mem);
+	bl_config_diags_print(&f->diags, mem);
+	assert_int_equal(fclose(mem), 0);
+	assert_non_null(strstr(out, "test.yaml: 1000 errors; the first 50:\n"));
+	size_t lines = 0;
+	for (const char *p = out; *p; p++)
+		lines += *p == '\n';
+	assert_int_equal(lines, 51);
+	free(out);
+	bl_config_diags_free(&f->diags);
 }
 
 /* Input quoted in a message cannot forge a line or reach the console as an
