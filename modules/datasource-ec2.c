@@ -7,7 +7,6 @@
  * IMDS's tags/instance/ (when "instance metadata tags" is on for the
  * instance; EC2 then allows no spaces or "/" in tag keys), else from EC2
  * DescribeTags with the instance role's credentials. */
-#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -207,13 +206,9 @@ static int ec2_load(const struct bl_config *cfg, struct bl_instance *inst)
  * cycle costs the tag requests alone. */
 static int ec2_refresh(const struct bl_config *cfg, struct bl_instance *inst)
 {
-	struct bl_imds *imds = bl_aws_imds(inst->aws);
-	if (!imds) {
-		bl_instance_free(inst);
-		return ec2_load(cfg, inst);
-	}
+	/* load() filled inst, so it holds the IMDS session (datasource.h). */
 	bl_instance_clear_tags(inst);
-	return read_tags(cfg, imds, inst);
+	return read_tags(cfg, bl_aws_imds(inst->aws), inst);
 }
 
 const struct bl_datasource bl_datasource_ec2 = {
