@@ -761,12 +761,7 @@ static void test_journal_milestones(void **state)
 	put_layer(f, "roles/web/setup.sh", 3);
 	/* Under the journal: stderr is a file named by JOURNAL_STREAM. */
 	char *err_path = path_in(f->tmp, "stderr");
-	fflush(stderr);
-	int saved = dup(2);
-	int fd = open(err_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	assert_int_equal(dup2(fd, 2), 2);
-	close(fd);
+	int saved = tu_stderr_to(err_path);
 	tu_stderr_is_journal();
 	bl_log_init(BL_LOG_INFO);
 	n_entries = 0;
@@ -774,9 +769,7 @@ static void test_journal_milestones(void **state)
 	int r = run(f);
 	bl_log_set_journal_sink(NULL);
 	unsetenv("JOURNAL_STREAM");
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
+	char *console = tu_stderr_back(saved, err_path);
 	bl_log_init(BL_LOG_INFO);
 	assert_int_equal(r, -BL_ELAYER);
 
@@ -792,8 +785,6 @@ static void test_journal_milestones(void **state)
 	assert_non_null(find_entry("MESSAGE=hello from base/setup.sh",
 				   "SYSLOG_IDENTIFIER=base/setup.sh", "BOOTLACE_EVENT=setup", NULL));
 	/* A first boot: bootlace's own lines reach the console, priority first. */
-	char *console = tu_slurp(err_path);
-	assert_non_null(console);
 	if (!strstr(console, "<6>setup on instance i-0test1 (datasource nocloud") ||
 	    !strstr(console, "<6>layer 1/4: base/setup.sh\n") ||
 	    !strstr(console, "<3>layer roles/web/setup.sh failed: exit status 3\n") ||

@@ -122,12 +122,7 @@ static int teardown(void **state)
 /* Log lines go to a file from here until log_stop(). */
 static void log_start(struct fixture *f)
 {
-	fflush(stderr);
-	f->saved_stderr = dup(2);
-	int fd = open(f->log_path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(dup2(fd, 2), 2);
-	close(fd);
+	f->saved_stderr = tu_stderr_to(f->log_path);
 }
 
 static void log_stop(struct fixture *f)

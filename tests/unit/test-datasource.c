@@ -1,7 +1,6 @@
 /* test-datasource.c - the nocloud seed loader (modules/datasource-nocloud.c) and datasource selection with a fake sysfs (src/datasource.c). */
 #include "testutil.h"
 
-#include <fcntl.h>
 
 #include "bootlace/config.h"
 #include "bootlace/datasource.h"
@@ -107,20 +106,10 @@ static int load_logged(struct fixture *f, char **log)
 {
 	char *path = NULL;
 	assert_true(asprintf(&path, "%s/stderr.log", f->tmp) > 0);
-	fflush(stderr);
-	int saved = dup(2);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	close(fd);
+	int saved = tu_stderr_to(path);
 	int r = load(f);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	*log = tu_slurp(path);
-	unlink(path);
+	*log = tu_stderr_back(saved, path);
 	free(path);
-	assert_non_null(*log);
 	return r;
 }
 

@@ -4,7 +4,6 @@
  * it refuses. */
 #include "testutil.h"
 
-#include <fcntl.h>
 
 #include "bootlace/error.h"
 #include "bootlace/instance.h"
@@ -23,18 +22,9 @@ static int parse_logged(const char *text, size_t len, struct bl_instance *inst, 
 	char *path = NULL;
 	assert_non_null(dir);
 	assert_true(asprintf(&path, "%s/stderr", dir) > 0);
-	fflush(stderr);
-	int saved = dup(2);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(saved >= 0 && fd >= 0);
-	dup2(fd, 2);
-	close(fd);
+	int saved = tu_stderr_to(path);
 	int r = bl_instance_parse_identity(text, len, inst);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	*log = tu_slurp(path);
-	assert_non_null(*log);
+	*log = tu_stderr_back(saved, path);
 	free(path);
 	tu_rmtree(dir);
 	return r;

@@ -215,21 +215,11 @@ static char *run_logged(struct fixture *f, struct bl_download *d, size_t n)
 {
 	char *path = NULL;
 	assert_true(asprintf(&path, "%s.log", f->tmp) > 0);
-	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	fflush(stderr);
-	int saved = dup(2);
-	dup2(fd, 2);
-	close(fd);
+	int saved = tu_stderr_to(path);
 	int r = bl_transfer_run(d, n, &f->opts);
-	fflush(stderr);
-	dup2(saved, 2);
-	close(saved);
-	assert_int_equal(r, 0);
-	char *log = tu_slurp(path);
-	unlink(path);
+	char *log = tu_stderr_back(saved, path);
 	free(path);
-	assert_non_null(log);
+	assert_int_equal(r, 0);
 	return log;
 }
 

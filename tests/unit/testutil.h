@@ -10,6 +10,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <fcntl.h>
 #include <ftw.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -78,6 +79,32 @@ static inline char *tu_slurp(const char *path)
 	fclose(f);
 	fclose(m);
 	return data;
+}
+
+/* What bootlace logs (to stderr) between tu_stderr_to(path) and
+ * tu_stderr_back(): the first sends fd 2 to path and returns the fd to
+ * restore, the second restores it and returns what was logged (malloc'd),
+ * removing path. */
+static inline int tu_stderr_to(const char *path)
+{
+	fflush(stderr);
+	int saved = dup(2);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	assert_true(saved >= 0 && fd >= 0);
+	assert_int_equal(dup2(fd, 2), 2);
+	close(fd);
+	return saved;
+}
+
+static inline char *tu_stderr_back(int saved, const char *path)
+{
+	fflush(stderr);
+	assert_int_equal(dup2(saved, 2), 2);
+	close(saved);
+	char *log = tu_slurp(path);
+	assert_non_null(log);
+	unlink(path);
+	return log;
 }
 
 /* Another bootlace, as far as the lock goes: a child that takes the state
