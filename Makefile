@@ -146,8 +146,10 @@ fuzz:
 	@sh tests/fuzz/build.sh -j2
 	@sh tests/fuzz/run.sh $(FUZZ_SECONDS)
 
-# The benchmark of docs/benchmarks.md (issue #7): results in build/bench/.
-# BENCH_FLAGS passes run.sh's options, e.g. BENCH_FLAGS=--quick.
+# The benchmark of docs/benchmarks.md (issue #7): results in
+# build/bench/system/, or build/bench/http-only/ with
+# BENCH_FLAGS='--libcurl http-only' (a libcurl built for HTTP(S) only from
+# Debian's source).  BENCH_FLAGS passes run.sh's options, e.g. --quick.
 bench: $(BIN)
 	@BOOTLACE=$(abspath $(BIN)) sh tests/bench/run.sh $(BENCH_FLAGS)
 

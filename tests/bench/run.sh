@@ -3,15 +3,18 @@
 # whitepaper's AWS CLI script (reference.sh) and the least a job like this
 # can cost (floor.sh), side by side in one emulated world; then the daemon,
 # and fleet boot storms against a throttled S3.  bench.py measures and
-# writes build/bench/results.md and results.json; docs/benchmarks.md says
+# writes build/bench/LIBCURL/results.md and results.json; docs/benchmarks.md says
 # what every figure means.
 #
 #   BOOTLACE=$PWD/build/bootlace sh tests/bench/run.sh [--runs N] [--storm N,...]
-#       [--rate R] [--quick]
+#       [--rate R] [--libcurl system|http-only] [--quick]
 #
 #   --runs N      first boots of each contender (default 10; figures are medians)
 #   --storm N,... fleet sizes of the boot storms (default 100,1000; "" = none)
 #   --rate R      S3 GET/s the fault proxy lets through in a storm (default 50)
+#   --libcurl L   the libcurl bootlace and every curl load: Debian's
+#                 (system, the default), or Debian's source built for HTTP(S)
+#                 only (http-only, libcurl-http.sh); results in build/bench/L/
 #   --quick       a smoke run: 5 runs, a 100-agent storm, 10 s of daemon idling
 #
 # The world (moto with authentication on behind the fault proxy, and the IMDS
@@ -20,15 +23,16 @@
 # work or a storm agent does not converge; never because of a time.
 set -eu
 usage() {
-	sed -n '9,15s/^#//p' "$0" >&2
+	sed -n '9,18s/^#//p' "$0" >&2
 	exit 2
 }
-runs=10 storm=100,1000 rate=50 idle=60
+runs=10 storm=100,1000 rate=50 idle=60 libcurl=system
 while [ $# -gt 0 ]; do
 	case $1 in
 	--runs) [ $# -ge 2 ] || usage; runs=$2; shift 2 ;;
 	--storm) [ $# -ge 2 ] || usage; storm=$2; shift 2 ;;
 	--rate) [ $# -ge 2 ] || usage; rate=$2; shift 2 ;;
+	--libcurl) [ $# -ge 2 ] || usage; libcurl=$2; shift 2 ;;
 	--quick) runs=5 storm=100 idle=10; shift ;;
 	*) usage ;;
 	esac
@@ -37,6 +41,11 @@ done
 [ -x "$BOOTLACE" ] || { echo "run.sh: $BOOTLACE is not executable (make -j2 first)" >&2; exit 1; }
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
+case $libcurl in
+system) libdir="" ;;
+http-only) libdir=$(sh "$here/libcurl-http.sh" "$root/build/bench/libcurl-http") ;;
+*) usage ;;
+esac
 
 # moto for python3 and the AWS CLI, as .ci/run finds them (pyenv on the CI
 # image).  The CLI is run by its real path, not through pyenv's shim, which
@@ -78,4 +87,4 @@ echo "bench: starting the emulated world (moto, fault proxy, IMDS)"
 aws_world_start "$tmp/layers" || exit 1
 mkdir -p "$tmp/run"
 python3 "$here/bench.py" --bootlace "$BOOTLACE" --aws "$aws" --runtree "$tmp/runtree" --tmp "$tmp/run" \
-	--out "$root/build/bench" --runs "$runs" --storm "$storm" --rate "$rate" --idle "$idle"
+	--out "$root/build/bench/$libcurl" --libcurl "$libcurl" --ld-library-path "$libdir" --runs "$runs" --storm "$storm" --rate "$rate" --idle "$idle"
