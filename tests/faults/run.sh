@@ -194,14 +194,7 @@ bl_start() {
 
 # bl_wait: waits for $BG (60 s at most, then KILL); RC and OUT as bl's.
 bl_wait() {
-	i=0
-	while kill -0 "$BG" 2>/dev/null && [ "$i" -lt 600 ]; do
-		sleep 0.1
-		i=$((i + 1))
-	done
-	kill -KILL "$BG" 2>/dev/null || :
-	RC=0
-	wait "$BG" || RC=$?
+	reap "$BG" 60
 	rm -f "$WORLD/bg.pid"
 	OUT=$(cat "$WORLD/bg.out")
 }

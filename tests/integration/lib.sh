@@ -143,18 +143,24 @@ daemon_start() {
 	DAEMON_PID=$!
 }
 
+# reap PID SECONDS: waits for PID, a child of this shell, to exit (KILL
+# after SECONDS); its exit status in $RC.
+reap() {
+	_rp_i=0
+	while kill -0 "$1" 2>/dev/null && [ "$_rp_i" -lt $(($2 * 10)) ]; do
+		sleep 0.1
+		_rp_i=$((_rp_i + 1))
+	done
+	kill -KILL "$1" 2>/dev/null || :
+	RC=0
+	wait "$1" || RC=$?
+}
+
 # daemon_stop: TERM, the exit status in $RC (KILL after 20 s) and the
 # daemon's whole log in $OUT, so expect_rc shows how it ended.
 daemon_stop() {
 	kill -TERM "$DAEMON_PID" 2>/dev/null || :
-	_ds_i=0
-	while kill -0 "$DAEMON_PID" 2>/dev/null && [ "$_ds_i" -lt 200 ]; do
-		sleep 0.1
-		_ds_i=$((_ds_i + 1))
-	done
-	kill -KILL "$DAEMON_PID" 2>/dev/null || :
-	RC=0
-	wait "$DAEMON_PID" || RC=$?
+	reap "$DAEMON_PID" 20
 	DAEMON_PID=''
 	OUT=$(cat "$DAEMON_LOG")
 }

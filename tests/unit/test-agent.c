@@ -769,7 +769,7 @@ static void test_journal_milestones(void **state)
 	int r = run(f);
 	bl_log_set_journal_sink(NULL);
 	unsetenv("JOURNAL_STREAM");
-	char *console = tu_stderr_back(saved, err_path);
+	char *console = tu_stderr_back(&saved, err_path);
 	bl_log_init(BL_LOG_INFO);
 	assert_int_equal(r, -BL_ELAYER);
 

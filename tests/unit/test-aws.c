@@ -101,13 +101,11 @@ static int setup_emulator(void **state)
 	return 0;
 }
 
-static void log_stop(struct fixture *f);
-
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
 	alarm(0);
-	log_stop(f);
+	tu_stderr_restore(&f->saved_stderr);
 	emulator_stop(&f->emu);
 	bl_aws_free(f->aws);
 	bl_http_free(f->http);
@@ -119,29 +117,16 @@ static int teardown(void **state)
 	return 0;
 }
 
-/* Log lines go to a file from here until log_stop(). */
+/* Log lines go to a file from here until log_text(). */
 static void log_start(struct fixture *f)
 {
 	f->saved_stderr = tu_stderr_to(f->log_path);
 }
 
-static void log_stop(struct fixture *f)
-{
-	if (f->saved_stderr < 0)
-		return;
-	fflush(stderr);
-	dup2(f->saved_stderr, 2);
-	close(f->saved_stderr);
-	f->saved_stderr = -1;
-}
-
 /* What was logged since log_start(); stderr is ours again. */
 static char *log_text(struct fixture *f)
 {
-	log_stop(f);
-	char *text = tu_slurp(f->log_path);
-	assert_non_null(text);
-	return text;
+	return tu_stderr_back(&f->saved_stderr, f->log_path);
 }
 
 static json_t *control(struct fixture *f, const char *method, const char *path, const char *body)

@@ -617,19 +617,25 @@ static void test_security_not_from_user_data(void **state)
 	assert_false(f->cfg.require_signature);
 }
 
-static void test_diags_print(void **state)
+/* What bl_config_diags_print() prints of f's diagnostics (malloc'd). */
+static char *diags_printed(const struct fixture *f)
 {
-	struct fixture *f = *state;
-	assert_int_equal(bl_config_load(&f->cfg, f->main, true, &f->diags), -BL_ECONFIG);
-	assert_int_equal(merge(f, "run:\n  timout: 1\n"), -BL_ECONFIG);
-
 	char *out = NULL;
 	size_t len = 0;
 	FILE *mem = open_memstream(&out, &len);
 	assert_non_null(mem);
 	bl_config_diags_print(&f->diags, mem);
 	assert_int_equal(fclose(mem), 0);
+	return out;
+}
 
+static void test_diags_print(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(bl_config_load(&f->cfg, f->main, true, &f->diags), -BL_ECONFIG);
+	assert_int_equal(merge(f, "run:\n  timout: 1\n"), -BL_ECONFIG);
+
+	char *out = diags_printed(f);
 	_cleanup_free_ char *want = NULL;
 	assert_true(asprintf(&want,
 			     "%s: cannot read: No such file or directory\n"
@@ -654,10 +660,7 @@ static void test_diags_print(void **state)
 	assert_int_equal(merge(f, text), -BL_ECONFIG);
 	free(text);
 	assert_int_equal(f->diags.n, 1000);
-	mem = open_memstream(&out, &len);
-	assert_non_null(mem);
-	bl_config_diags_print(&f->diags, mem);
-	assert_int_equal(fclose(mem), 0);
+	out = diags_printed(f);
 	assert_non_null(strstr(out, "test.yaml: 1000 errors; the first 50:\n"));
 	size_t lines = 0;
 	for (const char *p = out; *p; p++)

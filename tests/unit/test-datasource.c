@@ -108,7 +108,7 @@ static int load_logged(struct fixture *f, char **log)
 	assert_true(asprintf(&path, "%s/stderr.log", f->tmp) > 0);
 	int saved = tu_stderr_to(path);
 	int r = load(f);
-	*log = tu_stderr_back(saved, path);
+	*log = tu_stderr_back(&saved, path);
 	free(path);
 	return r;
 }

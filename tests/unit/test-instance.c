@@ -24,7 +24,7 @@ static int parse_logged(const char *text, size_t len, struct bl_instance *inst, 
 	assert_true(asprintf(&path, "%s/stderr", dir) > 0);
 	int saved = tu_stderr_to(path);
 	int r = bl_instance_parse_identity(text, len, inst);
-	*log = tu_stderr_back(saved, path);
+	*log = tu_stderr_back(&saved, path);
 	free(path);
 	tu_rmtree(dir);
 	return r;

@@ -41,12 +41,7 @@ static int setup(void **state)
 	f->dir = tu_mkdtemp();
 	assert_non_null(f->dir);
 	assert_true(asprintf(&f->path, "%s/stderr", f->dir) > 0);
-	fflush(stderr);
-	f->saved_stderr = dup(2);
-	int fd = open(f->path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
-	assert_true(fd >= 0);
-	assert_int_equal(dup2(fd, 2), 2);
-	close(fd);
+	f->saved_stderr = tu_stderr_to(f->path);
 	unsetenv("JOURNAL_STREAM");
 	*state = f;
 	return 0;
@@ -55,9 +50,7 @@ static int setup(void **state)
 static int teardown(void **state)
 {
 	struct fixture *f = *state;
-	fflush(stderr);
-	dup2(f->saved_stderr, 2);
-	close(f->saved_stderr);
+	tu_stderr_restore(&f->saved_stderr);
 	unsetenv("JOURNAL_STREAM");
 	free(f->path);
 	tu_rmtree(f->dir);
@@ -69,8 +62,7 @@ static int teardown(void **state)
  * failure messages are seen. */
 static char *captured(struct fixture *f)
 {
-	fflush(stderr);
-	dup2(f->saved_stderr, 2);
+	tu_stderr_restore(&f->saved_stderr);
 	return tu_slurp(f->path);
 }
 

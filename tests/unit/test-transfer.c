@@ -217,7 +217,7 @@ static char *run_logged(struct fixture *f, struct bl_download *d, size_t n)
 	assert_true(asprintf(&path, "%s.log", f->tmp) > 0);
 	int saved = tu_stderr_to(path);
 	int r = bl_transfer_run(d, n, &f->opts);
-	char *log = tu_stderr_back(saved, path);
+	char *log = tu_stderr_back(&saved, path);
 	free(path);
 	assert_int_equal(r, 0);
 	return log;

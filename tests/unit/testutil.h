@@ -83,8 +83,8 @@ static inline char *tu_slurp(const char *path)
 
 /* What bootlace logs (to stderr) between tu_stderr_to(path) and
  * tu_stderr_back(): the first sends fd 2 to path and returns the fd to
- * restore, the second restores it and returns what was logged (malloc'd),
- * removing path. */
+ * restore, the second restores it (tu_stderr_restore) and returns what was
+ * logged (malloc'd), removing path. */
 static inline int tu_stderr_to(const char *path)
 {
 	fflush(stderr);
@@ -96,11 +96,22 @@ static inline int tu_stderr_to(const char *path)
 	return saved;
 }
 
-static inline char *tu_stderr_back(int saved, const char *path)
+/* stderr is the test's own again, so that cmocka's failure messages are
+ * seen; *saved (tu_stderr_to's fd) becomes -1, and a second call, from a
+ * teardown after a failed assertion say, does nothing. */
+static inline void tu_stderr_restore(int *saved)
 {
+	if (*saved < 0)
+		return;
 	fflush(stderr);
-	assert_int_equal(dup2(saved, 2), 2);
-	close(saved);
+	dup2(*saved, 2);
+	close(*saved);
+	*saved = -1;
+}
+
+static inline char *tu_stderr_back(int *saved, const char *path)
+{
+	tu_stderr_restore(saved);
 	char *log = tu_slurp(path);
 	assert_non_null(log);
 	unlink(path);
