@@ -781,16 +781,15 @@ static int open_run_log(struct run *run, time_t started)
 
 /* The clean environment of a script: a fixed PATH and locale plus what
  * bootlace knows, nothing inherited from whoever started bootlace. */
-static char **script_environment(const struct run *run, const struct layer *l)
+static char **script_environment(const struct run *run, const struct layer *l, const char *home)
 {
 	const struct bl_instance *inst = &run->inst;
-	const struct passwd *pw = getpwuid(geteuid());
 	const char *role = bl_instance_tag(inst, run->cfg->tag_role);
 	const char *env = bl_instance_tag(inst, run->cfg->tag_environment);
 	char *vars[] = {
 		bl_strdup_printf("PATH=%s", BL_SCRIPT_PATH),
 		strdup("LANG=C.UTF-8"),
-		bl_strdup_printf("HOME=%s", pw && pw->pw_dir ? pw->pw_dir : "/"),
+		bl_strdup_printf("HOME=%s", home),
 		bl_strdup_printf("BOOTLACE_EVENT=%s", run->event),
 		bl_strdup_printf("BOOTLACE_LAYER=%s", l->name),
 		bl_strdup_printf("BOOTLACE_INSTANCE_ID=%s", inst->instance_id),
@@ -835,6 +834,11 @@ static int run_layers(struct run *run, int log_fd)
 	/* Shutdown scripts race the instance's stop: their own, shorter bound. */
 	unsigned timeout = strcmp(run->event, "shutdown") == 0 ? run->cfg->shutdown_timeout
 								: run->cfg->run_timeout;
+	/* One user database lookup for the run, not one per script. */
+	const struct passwd *pw = getpwuid(geteuid());
+	_cleanup_free_ char *home = strdup(pw && pw->pw_dir ? pw->pw_dir : "/");
+	if (!home)
+		return -BL_ENOMEM;
 	for (size_t i = 0; i < run->n_layers; i++) {
 		struct layer *l = &run->layers[i];
 		if (l->status != LAYER_PENDING)
@@ -843,7 +847,7 @@ static int run_layers(struct run *run, int log_fd)
 			layer_set_reason(l, LAYER_NOT_RUN, strdup("an earlier layer failed"));
 			continue;
 		}
-		char **envp = script_environment(run, l);
+		char **envp = script_environment(run, l, home);
 		if (!envp)
 			return -BL_ENOMEM;
 		bl_info("layer %zu/%zu: %s", ++n, total, l->name);

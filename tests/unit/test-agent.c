@@ -2,6 +2,7 @@
 #include "testutil.h"
 
 #include <fcntl.h>
+#include <pwd.h>
 #include <signal.h>
 #include <sys/wait.h>
 
@@ -320,16 +321,18 @@ static void test_script_environment(void **state)
 			     "echo \"$BOOTLACE_EVENT|$BOOTLACE_LAYER|$BOOTLACE_INSTANCE_ID|"
 			     "$BOOTLACE_REGION|$BOOTLACE_AVAILABILITY_ZONE|$BOOTLACE_ROLE|"
 			     "$BOOTLACE_ENVIRONMENT|$BOOTLACE_STATE_DIR|$BOOTLACE_CONTEXT|"
-			     "${BOOTLACE_TEST_LEAK-unset}|$PATH|$(pwd)\" > '%s'\n", f->env_out) > 0);
+			     "${BOOTLACE_TEST_LEAK-unset}|$PATH|$(pwd)|$HOME\" > '%s'\n", f->env_out) > 0);
 	free(tu_write(f->layers, "base/setup.sh", text, 0644));
 	free(text);
 	int r = run(f);
 	unsetenv("BOOTLACE_TEST_LEAK");
 	assert_int_equal(r, 0);
 	char *want = NULL;
+	const struct passwd *pw = getpwuid(geteuid());
 	assert_true(asprintf(&want,
 			     "setup|base/setup.sh|i-0test1|eu-west-1|eu-west-1b|web|prod|%s|%s/context.json|"
-			     "unset|%s|/\n", f->state_dir, f->state_dir, BL_SCRIPT_PATH) > 0);
+			     "unset|%s|/|%s\n", f->state_dir, f->state_dir, BL_SCRIPT_PATH,
+			     pw && pw->pw_dir ? pw->pw_dir : "/") > 0);
 	char *got = tu_slurp(f->env_out);
 	assert_non_null(got);
 	assert_string_equal(got, want);
